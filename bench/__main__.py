@@ -1,0 +1,160 @@
+"""One command for every benchmark figure (P1–P6): prints a table, updates docs/benchmarks.md.
+
+    make bench                       # = .venv/bin/python -m bench
+    .venv/bin/python -m bench --seconds 8 --list-tokens 1000000 --waiting-runs 10000
+
+Each part runs in its own process against its own fresh PostgreSQL database, with Redis as the
+broker; each figure stands beside its baseline from the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+from bench.common import BROKER_URL, ROOT, recreate_database
+
+DOC = ROOT / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def run(args: list[str], env: dict[str, str] | None = None) -> str:
+    started = time.monotonic()
+    print(f"$ {' '.join(args)}", flush=True)
+    result = subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout + result.stderr)
+        raise SystemExit(f"{args[0]} failed")
+    print(f"  ({time.monotonic() - started:.0f} s)", flush=True)
+    return result.stdout
+
+
+def bench_json(output: str) -> dict:
+    return json.loads(output.split("BENCH_JSON ", 1)[1].splitlines()[0])
+
+
+def runs_figures(output: str) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    for line in output.splitlines():
+        if line.startswith("latency"):
+            figures.update({k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)", line)})
+        elif re.match(r"^\w+: [\d.]+$", line):
+            key, value = line.split(": ")
+            figures[key] = float(value)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=8, help="wrk duration per endpoint")
+    parser.add_argument("--latency-runs", type=int, default=200)
+    parser.add_argument("--lateness-tokens", type=int, default=1000)
+    parser.add_argument("--due-tokens", type=int, default=100_000)
+    parser.add_argument("--list-tokens", type=int, default=1_000_000)
+    parser.add_argument("--waiting-runs", type=int, default=10_000)
+    args = parser.parse_args()
+
+    api = bench_json(run(["-m", "bench.bench_api", "--seconds", str(args.seconds)]))
+    runs_db = recreate_database("waitpoints_bench_runs")
+    runs_env = {"DATABASE_URL": runs_db, "CELERY_BROKER_URL": BROKER_URL}
+    run(["manage.py", "migrate", "--verbosity=0"], env=runs_env)
+    latency = runs_figures(
+        run(
+            [
+                "bench/bench_runs.py",
+                "--latency-runs",
+                str(args.latency_runs),
+                "--waiting-runs",
+                "0",
+                "--pools",
+                "prefork",
+            ],
+            env=runs_env,
+        )
+    )
+    dbos = json.loads(
+        run(["-m", "bench.bench_dbos", "--samples", str(args.latency_runs)])
+        .strip()
+        .splitlines()[-1]
+    )
+    timeouts = bench_json(
+        run(
+            [
+                "-m", "bench.bench_timeouts",
+                "--lateness-tokens", str(args.lateness_tokens),
+                "--due-tokens", str(args.due_tokens),
+                "--list-tokens", str(args.list_tokens),
+            ]
+        )
+    )  # fmt: skip
+    waiting = runs_figures(
+        run(
+            [
+                "bench/bench_runs.py",
+                "--latency-runs",
+                "0",
+                "--waiting-runs",
+                str(args.waiting_runs),
+                "--pools",
+                "",
+            ],
+            env=runs_env,
+        )
+    )
+
+    def row(name, value, baseline, goal, met):
+        return f"| {name} | {value} | {baseline} | {goal} | {'yes' if met else '**no**'} |"
+
+    create_ratio = api["p1_create_rps"] / api["p1_baseline_rps"]
+    complete_ratio = api["p1_complete_rps"] / api["p1_baseline_rps"]
+    rows = [
+        "| figure | measured | baseline (same run) | goal | met |",
+        "|---|---|---|---|---|",
+        row("P1 create token", f"{api['p1_create_rps']:.0f} req/s ({create_ratio:.2f}×)", f"{api['p1_baseline_rps']:.0f} req/s bare DRF INSERT", "≥ 0.5×", create_ratio >= 0.5),
+        row("P1 complete token", f"{api['p1_complete_rps']:.0f} req/s ({complete_ratio:.2f}×)", f"{api['p1_baseline_rps']:.0f} req/s bare DRF INSERT", "≥ 0.5×", complete_ratio >= 0.5),
+        row("P2 complete → resumed run, p50", f"{latency['p50_ms']:.1f} ms", f"DBOS send→recv {dbos['p50_ms']:.1f} ms", "≤ DBOS p50", latency["p50_ms"] <= dbos["p50_ms"]),
+        row("P2 complete → resumed run, p99", f"{latency['p99_ms']:.1f} ms", f"DBOS {dbos['p99_ms']:.1f} ms", "≤ 25 ms", latency["p99_ms"] <= 25),
+        row(f"P3 timeout lateness p50 / p99 ({timeouts['p3_tokens']} tokens)", f"{timeouts['p3_lateness_p50_s']:.2f} / {timeouts['p3_lateness_p99_s']:.2f} s", "beat tick 1 s", "p99 ≤ 1 s", timeouts["p3_lateness_p99_s"] <= 1.0),
+        row(f"P4 {timeouts['p4_expired']:,} tokens due at once → TIMED_OUT, {timeouts['p4_runs_queued']:,} runs re-enqueued", f"{timeouts['p4_seconds']:.1f} s", "", "≤ 10 s", timeouts["p4_seconds"] <= 10),
+        row(f"P5 list, status+tags+period, {timeouts['p5_tokens']:,} tokens, p50 / p95", f"{timeouts['p5_p50_ms']:.1f} / {timeouts['p5_p95_ms']:.1f} ms", "", "p95 ≤ 50 ms", timeouts["p5_p95_ms"] <= 50),
+        row(f"P6 {int(waiting.get('waiting_runs', 0)):,} waiting runs: worker slots held", f"{int(waiting.get('worker_slots_held', -1))}", "DBOS holds a thread per waiting workflow", "0", waiting.get("worker_slots_held") == 0),
+        row("P6 bytes per waiting run (run + journal + block; with its token)", f"{waiting.get('bytes_per_run_side', 0):,.0f} B; {waiting.get('bytes_per_run_with_token', 0):,.0f} B", "", "", True),
+    ]  # fmt: skip
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load = os.getloadavg()[0]
+    table = "\n".join(rows)
+    section = (
+        f"{BEGIN}\n## Summary: `make bench` ({stamp}, {os.cpu_count()} cores, load {load:.1f} at the end, "
+        f"Python {platform.python_version()})\n\n{table}\n\n"
+        f"Wake-up parts (p50): complete {latency.get('complete_p50_ms', 0):.1f} ms, deliver "
+        f"{latency.get('deliver_p50_ms', 0):.1f} ms, claim {latency.get('claim_p50_ms', 0):.1f} ms, replay "
+        f"{latency.get('replay_p50_ms', 0):.1f} ms. List at {api['p1_list_tokens']:,} tokens over HTTP: "
+        f"p50 {api['p1_list_status_tags_period_p50_ms']:.1f} / p95 {api['p1_list_status_tags_period_p95_ms']:.1f} ms.\n\n"
+        f"P5 query plan:\n\n```\n{timeouts['p5_plan']}\n```\n{END}"
+    )
+    print("\n" + table)
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    if BEGIN in text:
+        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
+    else:
+        head, _, rest = text.partition("\n")
+        text = f"{head}\n\n{section}\n{rest}"
+    DOC.write_text(text)
+    print(f"\nWrote {DOC.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""Timeout lateness (P3), a mass expiry (P4) and list latency at scale (P5).
+
+    .venv/bin/python -m bench.bench_timeouts [--lateness-tokens 1000] [--due-tokens 100000]
+                                             [--list-tokens 1000000]
+
+P3 runs the real beat schedule in a Celery worker; P4 calls the sweeper the beat job calls;
+P5 queries PostgreSQL through the list selector and prints the query plan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psycopg
+
+from bench.common import BROKER_URL, ROOT, manage, percentile, recreate_database, server_env
+
+SEED_SQL = """
+INSERT INTO waitpoints_waitpoint
+  (id, environment_id, kind, status, output_is_error, timeout_at, completed_via, completed_by,
+   idempotency_key_active, title, created_at)
+SELECT %(prefix)s || lpad(n::text, 12, '0'), %(env)s, 'MANUAL', {status}, false,
+       {timeout_at}, '', '', true, '', {created_at}
+FROM generate_series(1, %(count)s) AS n
+"""
+SEED_TAGS_SQL = """
+INSERT INTO waitpoints_waitpointtag (waitpoint_id, environment_id, name, position)
+SELECT %(prefix)s || lpad(n::text, 12, '0'), %(env)s, 'tag' || (n %% 50), 0
+FROM generate_series(1, %(count)s) AS n
+"""
+
+
+def environment_id(conn) -> int:
+    return conn.execute("SELECT id FROM waitpoints_environment WHERE slug = 'bench'").fetchone()[0]
+
+
+def lateness(db_url: str, count: int) -> list[float]:
+    """Tokens due over the next 5 s; a worker with beat times them out; seconds late each."""
+    env = server_env(db_url, DJANGO_SETTINGS_MODULE="config.settings")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-B", "--pool=solo",
+         "--loglevel=WARNING", "--schedule=/tmp/waitpoints-bench-beat"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        time.sleep(3)  # worker and beat up
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            sql = SEED_SQL.format(
+                status="'WAITING'",
+                timeout_at="now() + interval '2 seconds' + (n %% 5000) * interval '1 millisecond'",
+                created_at="now()",
+            )
+            conn.execute(
+                sql, {"prefix": "waitpoint_late", "env": environment_id(conn), "count": count}
+            )
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                left = conn.execute(
+                    "SELECT count(*) FROM waitpoints_waitpoint WHERE id LIKE 'waitpoint_late%%' AND status = 'WAITING'"
+                ).fetchone()[0]
+                if left == 0:
+                    break
+                time.sleep(0.5)
+            # The audit row records when the sweeper acted (completedAt reports the deadline).
+            rows = conn.execute(
+                "SELECT extract(epoch FROM a.created_at - w.timeout_at) FROM waitpoints_waitpoint w "
+                "JOIN waitpoints_auditevent a ON a.waitpoint_id = w.id AND a.action = 'timed_out' "
+                "WHERE w.id LIKE 'waitpoint_late%%'"
+            ).fetchall()
+        return [float(row[0]) for row in rows]
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=20)
+
+
+SEED_BLOCKED_RUNS_SQL = """
+INSERT INTO waitpoints_run
+  (id, environment_id, task_id, status, attempt_count, tags, created_at, updated_at)
+SELECT 'run_due' || lpad(n::text, 12, '0'), %(env)s, 'bench-wait', 'WAITING', 1, '[]', now(), now()
+FROM generate_series(1, %(count)s) AS n;
+INSERT INTO waitpoints_runblock (run_id, waitpoint_id, created_at)
+SELECT 'run_due' || lpad(n::text, 12, '0'), 'waitpoint_due' || lpad(n::text, 12, '0'), now()
+FROM generate_series(1, %(count)s) AS n
+"""
+
+
+def mass_expiry(db_url: str, count: int) -> dict[str, float]:
+    """`count` tokens, each with a run blocked on it, all due at once; one sweeper call."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        sql = SEED_SQL.format(
+            status="'WAITING'", timeout_at="now() + interval '1 second'", created_at="now()"
+        )
+        env = environment_id(conn)
+        conn.execute(sql, {"prefix": "waitpoint_due", "env": env, "count": count})
+        for statement in SEED_BLOCKED_RUNS_SQL.split(";"):
+            conn.execute(statement, {"env": env, "count": count})
+        conn.execute("ANALYZE")
+    time.sleep(1.2)
+    script = (
+        "import time; from waitpoints import services; started = time.perf_counter(); "
+        "n = services.waitpoints_sweep_due(); print(n, time.perf_counter() - started)"
+    )
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT, env=server_env(db_url, DJANGO_SETTINGS_MODULE="config.settings"),
+        check=True, capture_output=True, text=True,
+    ).stdout.split()  # fmt: skip
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        queued = conn.execute(
+            "SELECT count(*) FROM waitpoints_run WHERE id LIKE 'run_due%%' AND status = 'QUEUED'"
+        ).fetchone()[0]
+    return {"expired": int(out[-2]), "seconds": float(out[-1]), "runs_queued": queued}
+
+
+def list_latency(db_url: str, count: int, requests: int) -> tuple[list[float], str]:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        env = environment_id(conn)
+        sql = SEED_SQL.format(
+            status="(ARRAY['WAITING', 'COMPLETED', 'TIMED_OUT'])[1 + n %% 3]",
+            timeout_at="now() + interval '1 day'",
+            created_at="now() - (n * interval '2 seconds')",
+        )
+        conn.execute(sql, {"prefix": "waitpoint_list", "env": env, "count": count})
+        conn.execute(SEED_TAGS_SQL, {"prefix": "waitpoint_list", "env": env, "count": count})
+        conn.execute("VACUUM ANALYZE")
+    script = f"""
+import time, json
+from django.db import connection
+from waitpoints import selectors
+from waitpoints.models import Environment
+from waitpoints.selectors import TokenFilters
+from django.utils import timezone
+from datetime import timedelta
+env = Environment.objects.get(slug="bench")
+samples = []
+for i in range({requests}):
+    filters = TokenFilters(statuses=["WAITING"], any_tags=[f"tag{{i % 50}}", f"tag{{(i + 1) % 50}}"],
+                           created_from=timezone.now() - timedelta(days=1))
+    started = time.perf_counter()
+    page = selectors.paginate(selectors.token_list(environments=env, filters=filters), size=25)
+    samples.append((time.perf_counter() - started) * 1000)
+qs = selectors.token_list(environments=env, filters=filters).order_by("-created_at", "-id")[:26]
+print(json.dumps({{"samples": samples, "plan": qs.explain(analyze=True)}}))
+"""
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT, env=server_env(db_url, DJANGO_SETTINGS_MODULE="config.settings"),
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    result = json.loads(out.strip().splitlines()[-1])
+    return result["samples"], result["plan"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lateness-tokens", type=int, default=1000)
+    parser.add_argument("--due-tokens", type=int, default=100_000)
+    parser.add_argument("--list-tokens", type=int, default=1_000_000)
+    parser.add_argument("--list-requests", type=int, default=200)
+    args = parser.parse_args()
+    os.environ.setdefault("BENCH_BROKER_URL", BROKER_URL)
+
+    db_url = recreate_database()
+    manage(db_url, "migrate", "--verbosity=0")
+    manage(db_url, "create_api_key", "--environment", "bench")
+
+    late = lateness(db_url, args.lateness_tokens)
+    expiry = mass_expiry(db_url, args.due_tokens)
+    samples, plan = list_latency(db_url, args.list_tokens, args.list_requests)
+    figures = {
+        "p3_lateness_p50_s": percentile(late, 0.5),
+        "p3_lateness_p99_s": percentile(late, 0.99),
+        "p3_tokens": len(late),
+        "p4_expired": expiry["expired"],
+        "p4_runs_queued": expiry["runs_queued"],
+        "p4_seconds": expiry["seconds"],
+        "p5_tokens": args.list_tokens,
+        "p5_p50_ms": percentile(samples, 0.5),
+        "p5_p95_ms": percentile(samples, 0.95),
+        "p5_plan": plan,
+    }
+
+    print("\nTimeouts and lists (PostgreSQL)")
+    print(
+        f"P3 timeout lateness over {len(late)} tokens (beat every 1 s): "
+        f"p50 {figures['p3_lateness_p50_s']:.3f} s, p99 {figures['p3_lateness_p99_s']:.3f} s"
+    )
+    print(
+        f"P4 {expiry['expired']} tokens due at once -> TIMED_OUT and {expiry['runs_queued']} "
+        f"blocked runs re-enqueued in {expiry['seconds']:.2f} s"
+    )
+    print(
+        f"P5 list WAITING + 2 tags + 1d period at {args.list_tokens:,} tokens: "
+        f"p50 {figures['p5_p50_ms']:.1f} ms, p95 {figures['p5_p95_ms']:.1f} ms"
+    )
+    print("P5 plan:\n" + plan)
+    print("BENCH_JSON " + json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

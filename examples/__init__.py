@@ -1,0 +1,1 @@
+"""Example task modules; `make run` enables `examples.moderation`."""

@@ -1,0 +1,181 @@
+"""Task functions the run tests trigger, in-process and in a real worker (which imports this
+module through WAITPOINTS_TASK_MODULES). Side effects append lines to files named in the payload,
+so a test in another process can count how often each piece of code ran."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.db import connection, connections
+
+from waitpoints import task, wait
+from waitpoints.runs import runtime
+from waitpoints.runs.services import BLOCK_HOOKS
+
+
+def append_line(path: str, line: str) -> str:
+    with open(path, "a") as file:
+        file.write(line + "\n")
+    return line
+
+
+def lines(path: str | Path) -> list[str]:
+    path = Path(path)
+    return path.read_text().splitlines() if path.exists() else []
+
+
+@task(id="test-echo")
+def echo(payload):
+    return {"echo": payload}
+
+
+@task(id="test-wait-for-token")
+def wait_for_token(payload):
+    token = wait.create_token(
+        timeout=payload.get("timeout", "1h"), title=payload.get("title", ""), tags=["test"]
+    )
+    wait.step("before-wait", append_line, payload["log"], "before")
+    result = wait.for_token(token)
+    append_line(payload["log"], "after")  # not journaled: runs once per execution past the wait
+    if not result.ok:
+        return {"ok": False, "error": result.error.name, "message": str(result.error)}
+    return {"ok": True, "output": result.output}
+
+
+@task(id="test-two-tokens")
+def two_tokens(payload):
+    outputs = []
+    for title in ("first", "second"):
+        token = wait.create_token(timeout="1h", title=title)
+        outputs.append(wait.for_token(token).unwrap())
+    return outputs
+
+
+@task(id="test-outside-token")
+def outside_token(payload):
+    return wait.for_token(payload["token"]).unwrap()
+
+
+@dataclass
+class Decision:
+    approved: bool
+    comment: str = ""
+
+
+@task(id="test-typed")
+def typed(payload):
+    decision = wait.for_token(payload["token"], output_type=Decision).unwrap()
+    return {
+        "approved": decision.approved,
+        "comment": decision.comment,
+        "type": type(decision).__name__,
+    }
+
+
+@task(id="test-unwrap-timeout", max_attempts=1)
+def unwrap_timeout(payload):
+    return wait.for_token(payload["token"]).unwrap()
+
+
+@task(id="test-flaky", max_attempts=2, backoff_seconds=0.01)
+def flaky(payload):
+    append_line(payload["log"], "attempt")
+    raise ValueError("boom")
+
+
+@task(id="test-not-json")
+def not_json(payload):
+    return {"when": object()}
+
+
+@task(id="test-order")
+def order(payload):
+    """Makes its calls in an order chosen by a file: flipping it between replays is the bug."""
+    names = ["a", "b"] if not Path(payload["flip"]).exists() else ["b", "a"]
+    for name in names:
+        wait.step(name, append_line, payload["log"], name)
+    token = wait.create_token(timeout="1h")
+    return wait.for_token(token).output
+
+
+@task(id="test-sleep")
+def sleep(payload):
+    wait.for_(seconds=payload.get("seconds", 1))
+    append_line(payload["log"], "woke")
+    return {"slept": True}
+
+
+@task(id="test-crash-once")
+def crash_once(payload):
+    wait.step("started", append_line, payload["log"], "started")
+    marker = Path(payload["marker"])
+    if not marker.exists():
+        marker.write_text("killed here")
+        time.sleep(120)  # the test SIGKILLs the worker while it sleeps
+    append_line(payload["log"], "finished")
+    return {"attempt": runtime.current_run().attempt}
+
+
+@task(id="test-slow")
+def slow(payload):
+    """Holds the worker (not a durable wait) so a test can see the worker is busy."""
+    time.sleep(payload.get("seconds", 1))
+    return "slow done"
+
+
+# --- Race seam: complete the token while for_token holds its lock, before the block exists ----
+
+RACE_TITLE = "race-during-block"
+
+
+def _complete_in_window(run_id: str, waitpoint_id: str) -> None:
+    from waitpoints import services
+    from waitpoints.models import Waitpoint
+
+    waitpoint = Waitpoint.objects.select_related("environment").get(id=waitpoint_id)
+    if waitpoint.title != RACE_TITLE:
+        return
+    outcome: dict = {}
+
+    def complete() -> None:
+        try:
+            completion = services.token_complete(
+                environment=waitpoint.environment,
+                token_id=waitpoint_id,
+                data={"from": "racer"},
+                via="sdk",
+                actor="racer",
+            )
+            outcome["won"] = completion.won
+        finally:
+            connections.close_all()
+
+    racer = threading.Thread(target=complete)
+    racer.start()
+    # Proceed only once the completer is blocked on this row's lock: the window is real.
+    deadline = time.monotonic() + 10
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()"
+            )
+            if cursor.fetchone()[0] > 0:
+                break
+            time.sleep(0.01)
+    _RACERS.append(racer)
+
+
+_RACERS: list[threading.Thread] = []
+BLOCK_HOOKS.append(_complete_in_window)
+
+
+@task(id="test-wait-in-atomic", max_attempts=1)
+def wait_in_atomic(payload):
+    from django.db import transaction
+
+    with transaction.atomic():
+        return wait.for_token(payload["token"]).output

@@ -1,0 +1,78 @@
+"""Token creation writes the same rows through its one-statement (PostgreSQL) and ORM paths."""
+
+import pytest
+from django.db import connection
+
+from waitpoints import services
+from waitpoints.models import AuditEvent, Waitpoint, WaitpointTag
+
+pytestmark = pytest.mark.django_db
+
+COMPARED = [
+    "environment_id",
+    "kind",
+    "status",
+    "output",
+    "output_is_error",
+    "completed_at",
+    "completed_via",
+    "completed_by",
+    "idempotency_key",
+    "idempotency_key_hash",
+    "idempotency_key_active",
+    "title",
+    "context",
+]
+
+
+def stored(token_id):
+    row = Waitpoint.objects.values(*COMPARED).get(id=token_id)
+    tags = list(
+        WaitpointTag.objects.filter(waitpoint_id=token_id)
+        .order_by("position")
+        .values_list("name", "position", "environment_id")
+    )
+    return row, tags
+
+
+@pytest.mark.parametrize("tags", [[], ["b", "a", "c"]])
+def test_orm_path_and_single_statement_store_identical_rows(environment, monkeypatch, tags):
+    fields = {"tags": tags, "title": "Check", "context": {"n": [1, 2]}, "timeout": "1h"}
+    fast = services.token_create(environment=environment, idempotency_key="k1", **fields)
+    monkeypatch.setattr(connection, "vendor", "sqlite")  # what the dev default takes
+    portable = services.token_create(environment=environment, idempotency_key="k2", **fields)
+    monkeypatch.undo()
+
+    fast_row, fast_tags = stored(fast.waitpoint.id)
+    portable_row, portable_tags = stored(portable.waitpoint.id)
+    assert fast_row | {"idempotency_key": None, "idempotency_key_hash": None} == portable_row | {
+        "idempotency_key": None,
+        "idempotency_key_hash": None,
+    }
+    assert fast_tags == portable_tags == [(name, i, environment.id) for i, name in enumerate(tags)]
+    assert fast.waitpoint.tag_names == portable.waitpoint.tag_names == tags
+
+
+COMPLETED_FIELDS = ["status", "output", "output_is_error", "completed_via", "completed_by"]
+
+
+@pytest.mark.parametrize("data", [None, {"approved": True, "note": "ok"}, [1, "two"], "text"])
+def test_completion_statement_and_locked_path_store_identical_rows(environment, monkeypatch, data):
+    fast = services.token_create(environment=environment).waitpoint
+    portable = services.token_create(environment=environment).waitpoint
+
+    fast_completion = services.token_complete(
+        environment=environment, token_id=fast.id, data=data, via="api", actor="wp_prod_abc"
+    )
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    portable_completion = services.token_complete(
+        environment=environment, token_id=portable.id, data=data, via="api", actor="wp_prod_abc"
+    )
+    monkeypatch.undo()
+
+    assert fast_completion.won and portable_completion.won
+    assert fast_completion.waitpoint.output == data  # loaded on demand
+    rows = Waitpoint.objects.filter(id__in=[fast.id, portable.id]).values(*COMPLETED_FIELDS)
+    assert rows[0] == rows[1]
+    audits = AuditEvent.objects.filter(waitpoint_id__in=[fast.id, portable.id], action="completed")
+    assert sorted(audits.values_list("via", "actor", "data")) == [("api", "wp_prod_abc", data)] * 2

@@ -1,0 +1,108 @@
+"""Task-run endpoints: trigger a task, retrieve a run, cancel a run."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from waitpoints.api.schema import error_responses
+from waitpoints.api.serializers import StrictCharField
+from waitpoints.errors import InvalidInput
+from waitpoints.models import Run, RunStatus, Waitpoint, WaitpointStatus
+from waitpoints.runs import selectors, services
+
+TRIGGER_MAX_BODY_BYTES = 3 * 1024 * 1024
+
+
+class TriggerOptions(serializers.Serializer):
+    # Lengths and tag rules are checked by the service (the same rules as the SDK).
+    idempotencyKey = StrictCharField(required=False, allow_null=True, trim_whitespace=False)
+    tags = serializers.JSONField(required=False, allow_null=True, help_text="A tag or a list")
+
+
+class TriggerRequest(serializers.Serializer):
+    payload = serializers.JSONField(required=False, allow_null=True)
+    options = TriggerOptions(required=False, allow_null=True)
+
+
+class TriggerResponse(serializers.Serializer):
+    id = serializers.CharField()
+
+
+class RunWaitpointSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    type = serializers.CharField(source="kind", help_text="MANUAL (a token) or DATETIME (a sleep)")
+    status = serializers.ChoiceField(choices=WaitpointStatus.choices, source="current_status")
+    timeoutAt = serializers.DateTimeField(source="timeout_at")
+
+
+class RunSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    taskIdentifier = serializers.CharField(source="task_id")
+    status = serializers.ChoiceField(choices=RunStatus.choices)
+    payload = serializers.JSONField()
+    output = serializers.JSONField()
+    error = serializers.JSONField()
+    attemptCount = serializers.IntegerField(source="attempt_count")
+    idempotencyKey = serializers.CharField(source="idempotency_key", allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField())
+    createdAt = serializers.DateTimeField(source="created_at")
+    updatedAt = serializers.DateTimeField(source="updated_at")
+    startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
+    finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
+    waitingOn = serializers.SerializerMethodField(help_text="The waitpoints a WAITING run waits on")
+
+    @extend_schema_field(RunWaitpointSerializer(many=True))
+    def get_waitingOn(self, run: Run) -> list[dict]:
+        waitpoints: list[Waitpoint] = selectors.run_waiting_on(run)
+        return RunWaitpointSerializer(waitpoints, many=True).data
+
+
+class TaskTriggerView(APIView):
+    max_body_bytes = TRIGGER_MAX_BODY_BYTES
+
+    @extend_schema(
+        operation_id="tasks_trigger",
+        request={"application/json": TriggerRequest},
+        responses={200: TriggerResponse, **error_responses(400, 401, 403, 404, 413, 422)},
+    )
+    def post(self, request, task_id: str):
+        if not isinstance(request.data, dict):
+            raise InvalidInput(
+                {"body": "must be a JSON object"}, "Request body must be a JSON object"
+            )
+        serializer = TriggerRequest(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        options = serializer.validated_data.get("options") or {}
+        triggered = services.run_trigger(
+            environment=request.user.environment,
+            task_id=task_id,
+            payload=serializer.validated_data.get("payload"),
+            idempotency_key=options.get("idempotencyKey"),
+            tags=options.get("tags"),
+        )
+        return Response({"id": triggered.id})
+
+
+class RunRetrieveView(APIView):
+    @extend_schema(
+        operation_id="runs_retrieve",
+        responses={200: RunSerializer, **error_responses(401, 403, 404)},
+    )
+    def get(self, request, run_id: str):
+        run = selectors.run_get(environment=request.user.environment, run_id=run_id)
+        return Response(RunSerializer(run).data)
+
+
+class RunCancelView(APIView):
+    @extend_schema(
+        operation_id="runs_cancel",
+        request=None,
+        responses={200: RunSerializer, **error_responses(401, 403, 404)},
+    )
+    def post(self, request, run_id: str):
+        services.run_cancel(environment=request.user.environment, run_id=run_id)
+        run = selectors.run_get(environment=request.user.environment, run_id=run_id)
+        return Response(RunSerializer(run).data)

@@ -1,0 +1,50 @@
+"""OpenAPI details drf-spectacular cannot infer: the bearer scheme and Trigger.dev's paths."""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+
+class BearerAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "waitpoints.api.auth.BearerAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A secret API key (`wp_<env>_…`), or on the complete endpoint the "
+            "token's public access token (JWT).",
+        }
+
+
+def strip_optional_trailing_slash(endpoints, **kwargs):
+    """The URL patterns accept an optional `/`; document the paths as Trigger.dev spells them."""
+    return [
+        (path.rstrip("/") if path != "/" else path, regex, method, callback)
+        for path, regex, method, callback in endpoints
+    ]
+
+
+ERROR_DESCRIPTIONS = {
+    400: "The body is not JSON (or not UTF-8, or nested too deeply)",
+    401: "Missing, malformed, unknown or revoked credentials",
+    403: "A public access token used outside its scope",
+    404: "Unknown id, an id of another environment, or a path no endpoint has",
+    413: "The body is larger than this endpoint's limit",
+    422: "A field or query parameter is present but invalid; `details` names each one",
+    503: "The database is unavailable for a moment; retry (see Retry-After)",
+}
+
+
+def error_responses(*codes: int) -> dict:
+    """The documented error answers of an operation: JSON `{"error", "details"?}` each.
+
+    503 (database briefly unavailable) can happen on every operation, so it is always listed.
+    """
+    from drf_spectacular.utils import OpenApiResponse
+
+    from waitpoints.api.serializers import ErrorResponse
+
+    return {
+        code: OpenApiResponse(ErrorResponse, description=ERROR_DESCRIPTIONS[code])
+        for code in sorted({*codes, 503})
+    }

@@ -1,0 +1,28 @@
+from django.urls import re_path
+
+from waitpoints.api import runs, schema, views  # noqa: F401  (schema registers OpenAPI extensions)
+
+TOKEN_ID = r"(?P<token_id>[A-Za-z0-9_\-]{1,64})"
+RUN_ID = r"(?P<run_id>[A-Za-z0-9_\-]{1,64})"
+TASK_ID = r"(?P<task_id>[^/]{1,200})"
+
+urlpatterns = [
+    re_path(r"^waitpoints/tokens/?$", views.TokenListCreateView.as_view(), name="token-list"),
+    re_path(
+        rf"^waitpoints/tokens/{TOKEN_ID}/?$", views.TokenRetrieveView.as_view(), name="token-detail"
+    ),
+    re_path(
+        rf"^waitpoints/tokens/{TOKEN_ID}/complete/?$",
+        views.TokenCompleteView.as_view(),
+        name="token-complete",
+    ),
+    re_path(
+        rf"^waitpoints/tokens/{TOKEN_ID}/callback/(?P<callback_hash>[^/]{{1,128}})/?$",
+        views.TokenCallbackView.as_view(),
+        name="token-callback",
+    ),
+    # Task runs
+    re_path(rf"^tasks/{TASK_ID}/trigger/?$", runs.TaskTriggerView.as_view(), name="task-trigger"),
+    re_path(rf"^runs/{RUN_ID}/?$", runs.RunRetrieveView.as_view(), name="run-detail"),
+    re_path(rf"^runs/{RUN_ID}/cancel/?$", runs.RunCancelView.as_view(), name="run-cancel"),
+]

@@ -1,0 +1,166 @@
+"""REST API views: each validates input, calls one service or selector, renders the result."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from waitpoints import selectors, services
+from waitpoints.api import serializers
+from waitpoints.api.auth import CanCompleteToken
+from waitpoints.api.filters import parse_list_query
+from waitpoints.api.parsers import LenientJSONParser
+from waitpoints.api.schema import error_responses
+from waitpoints.errors import InvalidInput, NotFound
+from waitpoints.models import CompletionVia
+
+COMPLETE_MAX_BODY_BYTES = 3 * 1024 * 1024
+
+
+class InvalidCallbackHash(exceptions.APIException):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_detail = "Invalid callback URL hash"
+
+
+LIST_PARAMETERS = [
+    OpenApiParameter(
+        "filter[status]", str, description="Comma list of WAITING, COMPLETED, TIMED_OUT"
+    ),
+    OpenApiParameter("filter[idempotencyKey]", str),
+    OpenApiParameter("filter[tags]", str, description="Comma list: tokens with any of them"),
+    OpenApiParameter("filter[createdAt][period]", str, description="A duration, e.g. 1d"),
+    OpenApiParameter("filter[createdAt][from]", str, description="Epoch ms or ISO 8601 date"),
+    OpenApiParameter("filter[createdAt][to]", str, description="Epoch ms or ISO 8601 date"),
+    OpenApiParameter("page[size]", int, description="1–100, default 25"),
+    OpenApiParameter("page[after]", str),
+    OpenApiParameter("page[before]", str),
+]
+
+
+def _request_object(request, serializer_class):
+    if not isinstance(request.data, dict):
+        raise InvalidInput({"body": "must be a JSON object"}, "Request body must be a JSON object")
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class TokenListCreateView(APIView):
+    max_body_bytes = 64 * 1024
+
+    @extend_schema(
+        operation_id="waitpoints_tokens_list",
+        parameters=LIST_PARAMETERS,
+        responses={200: serializers.TokenListResponse, **error_responses(401, 403, 422)},
+    )
+    def get(self, request):
+        query = parse_list_query(request.query_params)
+        tokens = selectors.token_list(environments=request.user.environment, filters=query.filters)
+        page = selectors.paginate(tokens, size=query.size, after=query.after, before=query.before)
+        pagination = {}
+        if page.next_cursor:
+            pagination["next"] = page.next_cursor
+        if page.previous_cursor:
+            pagination["previous"] = page.previous_cursor
+        data = serializers.TokenSerializer(page.items, many=True).data
+        return Response({"data": data, "pagination": pagination})
+
+    @extend_schema(
+        operation_id="waitpoints_tokens_create",
+        request={"application/json": serializers.CreateTokenRequest},
+        responses={
+            200: serializers.CreatedTokenResponse,
+            **error_responses(400, 401, 403, 413, 422),
+        },
+    )
+    def post(self, request):
+        fields = _request_object(request, serializers.CreateTokenRequest)
+        created = services.token_create(
+            environment=request.user.environment,
+            timeout=fields.get("timeout"),
+            idempotency_key=fields.get("idempotencyKey"),
+            idempotency_key_ttl=fields.get("idempotencyKeyTTL"),
+            tags=fields.get("tags"),
+            title=fields.get("title", ""),
+            context=fields.get("context"),
+        )
+        if fields.get("notify") and not created.is_cached:
+            # The token exists either way: a failing mail server must not turn this into an error.
+            services.token_send_approval_emails(
+                waitpoint=created.waitpoint,
+                to=fields["notify"],
+                sent_by=request.user.actor,
+                fail_silently=True,
+            )
+        return Response(serializers.CreatedTokenResponse(created).data)
+
+
+class TokenRetrieveView(APIView):
+    @extend_schema(
+        operation_id="waitpoints_tokens_retrieve",
+        responses={200: serializers.TokenDetailSerializer, **error_responses(401, 403, 404)},
+    )
+    def get(self, request, token_id: str):
+        waitpoint = selectors.token_get(environment=request.user.environment, token_id=token_id)
+        return Response(serializers.TokenDetailSerializer(waitpoint).data)
+
+
+class TokenCompleteView(APIView):
+    permission_classes = [CanCompleteToken]
+    max_body_bytes = COMPLETE_MAX_BODY_BYTES
+
+    @extend_schema(
+        operation_id="waitpoints_tokens_complete",
+        request={"application/json": serializers.CompleteTokenRequest},
+        responses={
+            200: serializers.SuccessResponse,
+            **error_responses(400, 401, 403, 404, 413, 422),
+        },
+    )
+    def post(self, request, token_id: str):
+        fields = _request_object(request, serializers.CompleteTokenRequest)
+        services.token_complete(
+            environment=request.user.environment,
+            token_id=token_id,
+            data=fields.get("data"),
+            via=CompletionVia.API,
+            actor=request.user.actor,
+        )
+        return Response({"success": True})
+
+
+class TokenCallbackView(APIView):
+    """The token's callback URL: the hash in the path is the only credential."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    parser_classes = [LenientJSONParser]
+    max_body_bytes = COMPLETE_MAX_BODY_BYTES
+
+    @extend_schema(
+        operation_id="waitpoints_tokens_callback",
+        # Any JSON becomes the output (a body that is not JSON counts as `{}`).
+        request={"application/json": OpenApiTypes.ANY},
+        # An unknown id is a wrong hash too (401): the URL leaks nothing.
+        responses={200: serializers.SuccessResponse, **error_responses(401, 404, 413, 422)},
+    )
+    def post(self, request, token_id: str, callback_hash: str):
+        try:
+            waitpoint = selectors.token_get(environment=None, token_id=token_id)
+        except NotFound:
+            waitpoint = None
+        if waitpoint is None or not services.callback_hash_matches(waitpoint, callback_hash):
+            # Same answer for an unknown id and a wrong hash: the URL leaks nothing.
+            raise InvalidCallbackHash()
+        services.token_complete(
+            environment=waitpoint.environment,
+            token_id=token_id,
+            data=request.data,
+            via=CompletionVia.CALLBACK,
+            actor="callback",
+        )
+        return Response({"success": True})

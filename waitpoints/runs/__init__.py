@@ -1,0 +1,1 @@
+"""Durable task runs: registration, triggering, execution with a replay journal."""

@@ -1,0 +1,259 @@
+"""The in-process Python SDK: `from waitpoints import wait`.
+
+Token verbs work anywhere in the Django project. Every call takes `environment=` (a slug or an
+Environment); it defaults to WAITPOINTS_DEFAULT_ENVIRONMENT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+
+from waitpoints import public_tokens, selectors, services
+from waitpoints.client import CreatedToken, Token
+from waitpoints.durations import InvalidDuration, parse_duration, parse_moment
+from waitpoints.errors import InvalidInput
+from waitpoints.models import CompletionVia, Environment, Waitpoint
+from waitpoints.registry import Task, Tasks, task, tasks
+from waitpoints.runs.runtime import WaitResult
+from waitpoints.selectors import MAX_PAGE_SIZE, TokenFilters
+from waitpoints.validation import clean_tags
+
+
+def token_from_waitpoint(waitpoint: Waitpoint) -> Token:
+    """The API's view of a token (effective status: overdue counts as TIMED_OUT)."""
+    return Token(
+        id=waitpoint.id,
+        url=services.callback_url(waitpoint),
+        status=waitpoint.current_status,
+        completed_at=waitpoint.result_completed_at,
+        timeout_at=waitpoint.timeout_at,
+        idempotency_key=waitpoint.idempotency_key,
+        idempotency_key_expires_at=waitpoint.idempotency_key_expires_at,
+        tags=waitpoint.tag_names,
+        created_at=waitpoint.created_at,
+        title=waitpoint.title,
+        context=waitpoint.context,
+        output=waitpoint.result_output if waitpoint.is_finished else None,
+        output_is_error=waitpoint.result_is_error,
+    )
+
+
+def resolve_environment(environment: str | Environment | None) -> Environment:
+    if isinstance(environment, Environment):
+        return environment
+    slug = environment or settings.WAITPOINTS_DEFAULT_ENVIRONMENT
+    return services.environment_get_or_create(slug=slug)
+
+
+def token_id_of(token: str | CreatedToken | Token) -> str:
+    return token if isinstance(token, str) else token.id
+
+
+class Wait:
+    """The `wait` namespace: token verbs anywhere; durable-run verbs (for_token, step, for_,
+    until) inside a task run, where create_token is journaled too."""
+
+    def create_token(
+        self,
+        *,
+        timeout: str | datetime | None = None,
+        idempotency_key: str | None = None,
+        idempotency_key_ttl: str | None = None,
+        tags: str | list[str] | None = None,
+        title: str = "",
+        context: Any = None,
+        environment: str | Environment | None = None,
+    ) -> CreatedToken:
+        from waitpoints.runs import runtime
+
+        context_value = context
+
+        run_context = runtime.current_run()
+        if run_context is not None:
+            # Journaled: a replay returns this same token instead of creating another.
+            recorded = runtime.create_token(
+                run_context,
+                timeout=timeout,
+                idempotency_key=idempotency_key,
+                idempotency_key_ttl=idempotency_key_ttl,
+                tags=tags,
+                title=title,
+                context=context_value,
+            )
+            return CreatedToken(**recorded)
+        created = services.token_create(
+            environment=resolve_environment(environment),
+            timeout=timeout,
+            idempotency_key=idempotency_key,
+            idempotency_key_ttl=idempotency_key_ttl,
+            tags=tags,
+            title=title,
+            context=context,
+        )
+        return CreatedToken(
+            id=created.waitpoint.id,
+            url=services.callback_url(created.waitpoint),
+            is_cached=created.is_cached,
+            public_access_token=public_tokens.issue(created.waitpoint),
+        )
+
+    def complete_token(
+        self,
+        token: str | CreatedToken | Token,
+        data: Any = None,
+        *,
+        environment: str | Environment | None = None,
+    ) -> bool:
+        """Complete a token; False when it was already finished (nothing changed)."""
+        completion = services.token_complete(
+            environment=resolve_environment(environment),
+            token_id=token_id_of(token),
+            data=data,
+            via=CompletionVia.SDK,
+            actor="sdk",
+        )
+        return completion.won
+
+    def retrieve_token(
+        self, token: str | CreatedToken | Token, *, environment: str | Environment | None = None
+    ) -> Token:
+        waitpoint = selectors.token_get(
+            environment=resolve_environment(environment), token_id=token_id_of(token)
+        )
+        return token_from_waitpoint(waitpoint)
+
+    def send_approval_email(
+        self,
+        token: str | CreatedToken | Token,
+        *,
+        to: list[str] | str,
+        subject: str | None = None,
+        message: str = "",
+        environment: str | Environment | None = None,
+    ) -> list[str]:
+        """Email each address its own signed Approve/Reject links (valid until the timeout).
+
+        Opening a link only shows a confirm page; the recipient's POST completes the token
+        with `{"approved", "status", "comment", "reviewedBy": <address>}`. Returns the
+        addresses mailed.
+        """
+        waitpoint = selectors.token_get(
+            environment=resolve_environment(environment), token_id=token_id_of(token)
+        )
+        return services.token_send_approval_emails(
+            waitpoint=waitpoint, to=to, subject=subject, message=message, sent_by="sdk"
+        )
+
+    def list_tokens(
+        self,
+        *,
+        status: str | list[str] | None = None,
+        tags: str | list[str] | None = None,
+        period: str | None = None,
+        from_: datetime | str | None = None,
+        to: datetime | str | None = None,
+        idempotency_key: str | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        environment: str | Environment | None = None,
+    ) -> Iterator[Token]:
+        """Every matching token, newest first; pages are fetched as you iterate."""
+        filters = _filters(status, tags, period, from_, to, idempotency_key)
+        queryset = selectors.token_list(
+            environments=resolve_environment(environment), filters=filters
+        )
+        after = None
+        while True:
+            page = selectors.paginate(queryset, size=page_size, after=after)
+            yield from (token_from_waitpoint(waitpoint) for waitpoint in page.items)
+            if page.next_cursor is None:
+                return
+            after = page.next_cursor
+
+    # --- Durable-run verbs (only inside a task run; see README "Task runs") --------------------
+
+    def for_token(
+        self, token: str | CreatedToken | Token, *, output_type: Any = None
+    ) -> WaitResult:
+        """Wait until the token is completed or times out; the run suspends meanwhile.
+
+        Returns at once when the token is already finished. While it waits, the run is WAITING
+        and no worker is held; completion or timeout resumes it (by replay) right here.
+        `output_type` (a dataclass, TypedDict or type) checks and converts the output.
+        """
+        from waitpoints.runs import runtime
+
+        run_context = runtime._require_run("for_token")
+        return runtime.for_token(run_context, token_id_of(token), output_type=output_type)
+
+    def step(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a side effect once per run and journal its JSON result; replays return that.
+
+        Outside a run it simply calls `fn(*args, **kwargs)`.
+        """
+        from waitpoints.runs import runtime
+
+        run_context = runtime.current_run()
+        if run_context is None:
+            return fn(*args, **kwargs)
+        return runtime.step(run_context, name, fn, args, kwargs)
+
+    def for_(
+        self,
+        duration: str | timedelta | None = None,
+        *,
+        seconds: float = 0,
+        minutes: float = 0,
+        hours: float = 0,
+        days: float = 0,
+        weeks: float = 0,
+    ) -> None:
+        """Durable sleep: `wait.for_(minutes=5)` or `wait.for_("1h30m")`. No worker is held."""
+        from waitpoints.runs import runtime
+
+        run_context = runtime._require_run("for_")
+        delta = timedelta(seconds=seconds, minutes=minutes, hours=hours, days=days, weeks=weeks)
+        if isinstance(duration, timedelta):
+            delta += duration
+        elif duration is not None:
+            try:
+                delta += parse_duration(duration)
+            except InvalidDuration as exc:
+                raise InvalidInput({"duration": str(exc)}) from None
+        runtime.sleep_for(run_context, delta)
+
+    def until(self, moment: datetime) -> None:
+        """Durable sleep until an aware datetime. The first execution's moment is journaled."""
+        from waitpoints.runs import runtime
+
+        run_context = runtime._require_run("until")
+        runtime.sleep_until(run_context, moment)
+
+
+def _filters(status, tags, period, from_, to, idempotency_key) -> TokenFilters:
+    from django.utils import timezone
+
+    statuses = [status] if isinstance(status, str) else list(status or [])
+    filters = TokenFilters(
+        statuses=[item.upper() for item in statuses],
+        any_tags=clean_tags(tags),
+        idempotency_key=idempotency_key,
+    )
+    try:
+        if period is not None:
+            filters.created_from = timezone.now() - parse_duration(period)
+        if from_ is not None:
+            filters.created_from = from_ if isinstance(from_, datetime) else parse_moment(from_)
+        if to is not None:
+            filters.created_to = to if isinstance(to, datetime) else parse_moment(to)
+    except InvalidDuration as exc:
+        raise InvalidInput({"period/from_/to": str(exc)}) from None
+    return filters
+
+
+wait = Wait()
+
+__all__ = ["CreatedToken", "Task", "Tasks", "Token", "WaitResult", "task", "tasks", "wait"]
