@@ -1,6 +1,7 @@
 """End to end in a real browser: what only a browser proves (htmx swaps, self-refresh, the
 emailed link's confirm page, phone width). Screenshots land in test-artifacts/."""
 
+import contextlib
 import re
 
 import pytest
@@ -120,6 +121,40 @@ def test_reviewer_filters_approves_rejects_and_sees_new_tokens(page, live_server
         "comment": "No receipt attached",
         "reviewedBy": "alice",
     }
+
+
+def test_filter_answered_before_a_decision_never_undoes_it_on_screen(page, live_server, api):
+    """A filter request still in flight when the reviewer clicks Approve (its answer read the
+    row as WAITING) must not land afterwards: it would swap in the stale row and detach the one
+    the decision updates."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import expect
+
+    token = create_token(api, title="Race the filter", tags=["race"], timeout="1h")
+    log_in(page, live_server)
+    row = page.locator(f"#row-{token}")
+    expect(row).to_be_visible()
+
+    held = []  # the filter's answer, fetched now (the row is WAITING) and delivered later
+
+    def hold_filter_answer(route):
+        held.append((route, route.fetch()))
+
+    page.route(re.compile(r"/dashboard/\?.*tags=race"), hold_filter_answer)
+    with page.expect_request(re.compile(r"tags=race")):
+        tags = page.get_by_label("Tags (has all)")
+        tags.fill("race")
+        tags.press("Enter")
+    row.get_by_role("button", name="Approve", exact=True).click()
+    expect(page.locator("#messages")).to_contain_text("Approved: Race the filter.")
+    assert held, "the filter request was not intercepted"
+    for route, answer in held:
+        with contextlib.suppress(PlaywrightError):  # the page aborted it: what the fix does
+            route.fulfill(response=answer)
+    page.wait_for_timeout(500)  # room for a stale answer to be swapped in, if it were accepted
+
+    expect(row.locator(".badge")).to_have_text("approved")
+    assert Waitpoint.objects.get(id=token).output["status"] == "approved"
 
 
 def test_bulk_approve_and_json_completion(page, live_server, api, artifacts):
