@@ -1,9 +1,13 @@
 """OpenAPI 3 schema and its docs page (served from the sidecar package: no CDN)."""
 
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 import yaml  # noqa: F401  (drf-spectacular depends on PyYAML)
+from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 
@@ -52,3 +56,44 @@ def test_docs_page_renders_from_local_static_files():
     assert asset_urls
     assert [url for url in asset_urls if url.startswith(("http:", "https:", "//"))] == []
     assert "/api/schema/" in html
+
+
+FIRST_SCHEMA_REQUESTS_AT_ONCE = """
+import threading
+
+import django
+
+django.setup()
+from django.test import Client
+
+barrier = threading.Barrier(8)
+codes = []
+
+
+def fetch():
+    barrier.wait()
+    codes.append(Client(raise_request_exception=False).get("/api/schema/").status_code)
+
+
+threads = [threading.Thread(target=fetch) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(sorted(codes))
+"""
+
+
+def test_first_schema_requests_served_at_once_all_succeed():
+    # A fresh interpreter: the race (drf-spectacular loading its extensions lazily) only exists
+    # before the first schema generation in a process, as under a threaded production server.
+    result = subprocess.run(
+        [sys.executable, "-c", FIRST_SCHEMA_REQUESTS_AT_ONCE],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == str([200] * 8), result.stderr[-3000:]

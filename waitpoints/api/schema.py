@@ -1,6 +1,9 @@
 """OpenAPI details drf-spectacular cannot infer: the bearer scheme and Trigger.dev's paths."""
 
+import threading
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.views import SpectacularAPIView
 
 
 class BearerAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -48,3 +51,18 @@ def error_responses(*codes: int) -> dict:
         code: OpenApiResponse(ErrorResponse, description=ERROR_DESCRIPTIONS[code])
         for code in sorted({*codes, 503})
     }
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI schema, generated one request at a time.
+
+    drf-spectacular (0.30) resolves its extensions' target classes lazily and not thread-safely:
+    the first schema requests served at once by a threaded server fail with a 500
+    (tfranzel/drf-spectacular#1122). Generation is rare and quick; serializing it is enough.
+    """
+
+    _generation = threading.Lock()
+
+    def dispatch(self, request, *args, **kwargs):
+        with self._generation:
+            return super().dispatch(request, *args, **kwargs)
