@@ -188,8 +188,12 @@ def start_gunicorn(log_dir: Path, *, env: dict | None = None, workers: int = 2) 
     )
 
     def serving() -> bool:
+        # One request at a time: a probe that gave up while the workers were still loading would
+        # leave requests queued, answered together, and drf-spectacular's first schema build is
+        # not thread-safe (a 500 in the log; drf-spectacular issue #1122).
         try:
-            return requests.get(f"{base_url}/api/schema/", timeout=2).status_code == 200
+            answer = requests.get(f"{base_url}/api/schema/", timeout=DEADLINE_SECONDS)
+            return answer.status_code == 200
         except requests.RequestException:
             return False
 
