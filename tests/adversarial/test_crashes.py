@@ -131,8 +131,14 @@ def test_worker_sigkilled_in_the_middle_of_several_runs_finishes_each_once(
     start_worker, environment, tmp_path
 ):
     worker = start_worker(beat=True, lease_seconds=3, concurrency=2)
+    # Each run's first execution sleeps for less than the lease: one that outlived it would be
+    # taken for stalled and run again (by design), and "finished" would be written twice.
     payloads = [
-        {"log": str(tmp_path / f"run-{n}.log"), "marker": str(tmp_path / f"marker-{n}")}
+        {
+            "log": str(tmp_path / f"run-{n}.log"),
+            "marker": str(tmp_path / f"marker-{n}"),
+            "seconds": 2,
+        }
         for n in range(8)
     ]
     run_ids = [
