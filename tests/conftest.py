@@ -1,10 +1,13 @@
 """Shared fixtures. The suite runs against PostgreSQL (DATABASE_URL); SQLite is refused."""
 
+import os
+import uuid
+
 import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from tests import factories
+from tests import factories, processes
 from waitpoints import services
 
 
@@ -57,3 +60,51 @@ def other_api(other_secret_key):
 @pytest.fixture
 def anonymous_api():
     return _client(None)
+
+
+@pytest.fixture
+def worker_task_modules() -> str:
+    """The task modules (comma-separated) that workers started by `start_worker` import."""
+    return ""
+
+
+@pytest.fixture
+def start_worker(transactional_db, tmp_path, worker_task_modules):
+    """Start a real `celery worker`: `start_worker(beat=False, lease_seconds=300, concurrency=1)`.
+
+    This test and its workers use a queue of their own, so stray workers of other test runs on the
+    same broker never take its messages (and it never takes theirs).
+    """
+    from config.celery import app
+
+    if not settings.CELERY_BROKER_URL.startswith("redis://"):
+        pytest.skip("worker tests need a Redis broker (CELERY_BROKER_URL=redis://...)")
+    queue = f"waitpoints-test-{uuid.uuid4().hex[:12]}"
+    previous_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    workers: list[processes.Process] = []
+
+    def start(
+        *, beat: bool = False, lease_seconds: float = 300, concurrency: int = 1
+    ) -> processes.Process:
+        worker = processes.start_celery_worker(
+            tmp_path,
+            queue=queue,
+            task_modules=worker_task_modules,
+            beat=beat,
+            lease_seconds=lease_seconds,
+            concurrency=concurrency,
+        )
+        workers.append(worker)
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in workers:
+            worker.stop()
+        app.conf.task_default_queue = previous_queue
+        processes.delete_redis_queue(settings.CELERY_BROKER_URL, queue)
+        if os.environ.get("SHOW_WORKER_LOG"):
+            for worker in workers:
+                print(worker.log())

@@ -12,8 +12,7 @@ import pytest
 import requests
 
 from tests.adversarial import tasks_for_crashes  # noqa: F401  (registers adv-slow-once here)
-from tests.adversarial.processes import start_gunicorn, start_redis, wait_until
-from tests.runs import conftest as runs_conftest
+from tests.processes import start_gunicorn, start_redis, wait_until
 from tests.runs.tasks_for_tests import lines
 from waitpoints import tasks
 from waitpoints.models import Run, RunBlock, RunStatus, Waitpoint, WaitpointStatus
@@ -24,12 +23,12 @@ TASK_MODULES = "tests.runs.tasks_for_tests,tests.adversarial.tasks_for_crashes"
 
 
 @pytest.fixture
-def worker_imports_crash_tasks(monkeypatch):
-    monkeypatch.setattr(runs_conftest, "TASK_MODULE", TASK_MODULES)
+def worker_task_modules() -> str:
+    return TASK_MODULES
 
 
 @pytest.fixture
-def own_broker(tmp_path, settings, worker_imports_crash_tasks):
+def own_broker(tmp_path, settings):
     """A redis-server only this test uses; the worker is pointed at it (set before it starts)."""
     holder = {}
     holder["process"], holder["port"] = start_redis(tmp_path)
@@ -129,11 +128,17 @@ def test_broker_killed_and_restarted_while_runs_wait(
 
 
 def test_worker_sigkilled_in_the_middle_of_several_runs_finishes_each_once(
-    worker_imports_crash_tasks, start_worker, environment, tmp_path
+    start_worker, environment, tmp_path
 ):
     worker = start_worker(beat=True, lease_seconds=3, concurrency=2)
+    # Each run's first execution sleeps for less than the lease: one that outlived it would be
+    # taken for stalled and run again (by design), and "finished" would be written twice.
     payloads = [
-        {"log": str(tmp_path / f"run-{n}.log"), "marker": str(tmp_path / f"marker-{n}")}
+        {
+            "log": str(tmp_path / f"run-{n}.log"),
+            "marker": str(tmp_path / f"marker-{n}"),
+            "seconds": 2,
+        }
         for n in range(8)
     ]
     run_ids = [

@@ -12,7 +12,7 @@ import pytest
 import requests
 from django.db import connection, transaction
 
-from tests.adversarial.processes import start_gunicorn, wait_until
+from tests.processes import start_gunicorn, wait_until
 from waitpoints import services
 from waitpoints.models import Waitpoint, WaitpointStatus
 

@@ -19,8 +19,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from tests.adversarial.processes import wait_until
 from tests.concurrency import run_concurrently
+from tests.processes import wait_until
 from tests.runs.tasks_for_tests import lines
 from waitpoints import services, tasks
 from waitpoints.models import (

@@ -12,7 +12,7 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
-from tests.runs.conftest import wait_until
+from tests.processes import wait_until
 from tests.runs.tasks_for_tests import RACE_TITLE, lines
 from waitpoints import services, tasks
 from waitpoints.models import Run, RunBlock, RunJournalEntry, RunStatus, Waitpoint, WaitpointStatus

@@ -1,21 +1,16 @@
 """Timeouts: derived on read before the sweeper runs, swept by beat, never beaten by a late completion."""
 
-import os
 import random
-import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from tests.concurrency import run_concurrently
 from tests.factories import WaitpointFactory
+from tests.processes import wait_until
 from waitpoints import services
 from waitpoints.models import AuditEvent, Waitpoint, WaitpointKind, WaitpointStatus, timeout_error
 
@@ -194,82 +189,23 @@ def test_completions_racing_the_sweeper_leave_exactly_one_final_state(environmen
 # --- The real beat schedule in a worker process ---------------------------------------------------
 
 
-@pytest.fixture
-def celery_worker_with_beat(transactional_db, tmp_path):
-    """`celery -A config worker -B --pool=solo` on the test database and this suite's broker."""
-    db = connection.settings_dict
-    database_url = (
-        f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    )
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-    }
-    log = (tmp_path / "worker.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-B",
-            "--pool=solo",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-s",
-            str(tmp_path / "beat-schedule"),
-        ],  # fmt: skip
-        cwd=Path(settings.BASE_DIR),
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # beat runs in a child process: kill the whole group
-    )
-    try:
-        yield process, tmp_path / "worker.log"
-    finally:
-        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(process.pid, sig)
-                process.wait(wait)
-                break
-            except ProcessLookupError:
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        log.close()
-
-
-def wait_until(predicate, *, seconds: float, what: str, log: Path):
-    stop = time.monotonic() + seconds
-    while time.monotonic() < stop:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}; worker log:\n{log.read_text()[-3000:]}")
-
-
 @pytest.mark.worker
 def test_one_second_timeout_is_swept_by_the_beat_schedule_in_a_worker(
-    celery_worker_with_beat, environment, api
+    start_worker, environment, api
 ):
-    process, log = celery_worker_with_beat
+    worker = start_worker(beat=True)
+
+    def with_worker_log(what: str):
+        return lambda: f"{what}; worker log:\n{worker.log()[-3000:]}"
+
     # The worker is up once beat has swept an already-due sentinel token.
     sentinel = WaitpointFactory(
         environment=environment, timeout_at=timezone.now() - timedelta(seconds=1)
     )
     wait_until(
         lambda: Waitpoint.objects.get(id=sentinel.id).status == WaitpointStatus.TIMED_OUT,
-        seconds=90,
-        what="the worker and beat to start",
-        log=log,
+        timeout=90,
+        what=with_worker_log("the worker and beat to start"),
     )
 
     token = api.post(TOKENS, {"timeout": "1s"}, format="json").json()
@@ -283,8 +219,8 @@ def test_one_second_timeout_is_swept_by_the_beat_schedule_in_a_worker(
         stored = Waitpoint.objects.get(id=token["id"])
         return stored if stored.status == WaitpointStatus.TIMED_OUT else None
 
-    stored = wait_until(swept, seconds=30, what="the sweeper to time the token out", log=log)
-    assert process.poll() is None
+    stored = wait_until(swept, what=with_worker_log("the sweeper to time the token out"))
+    assert worker.running()
     assert stored.completed_via == "timeout" and stored.output_is_error is True
     body = api.get(f"{TOKENS}/{token['id']}").json()
     assert body["status"] == "TIMED_OUT"
@@ -296,4 +232,4 @@ def test_one_second_timeout_is_swept_by_the_beat_schedule_in_a_worker(
     print(
         f"swept {lag:.2f}s after the deadline, {(swept_at - stored.created_at).total_seconds():.2f}s after create"
     )
-    assert "sweep_due_waitpoints" in log.read_text()
+    assert "sweep_due_waitpoints" in worker.log()
