@@ -176,6 +176,29 @@ def test_for_token_suspends_and_completion_resumes_with_the_output(
     assert kinds == ["create_token", "step", "for_token"]
 
 
+def test_resuming_past_for_token_needs_no_query_for_the_token(environment, tmp_path):
+    """The claim brings the finished waitpoint that woke the run (PostgreSQL), so resuming
+    past `for_token` reads nothing more (docs/benchmarks.md, P2)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-statement claim is PostgreSQL's")
+    triggered = trigger(environment, "test-wait-for-token", {"log": str(tmp_path / "log")})
+    assert run_execute(run_id=triggered.id) == "WAITING"
+    assert complete(environment, blocked_waitpoint(triggered.id).id, {"approved": True}).won
+
+    with CaptureQueriesContext(connection) as queries:
+        assert run_execute(run_id=triggered.id) == "COMPLETED"
+    token_reads = [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].lstrip().startswith("SELECT") and "waitpoints_waitpoint" in query["sql"]
+    ]
+    assert token_reads == []
+    assert run_of(triggered).output == {"ok": True, "output": {"approved": True}}
+
+
 def test_timeout_gives_a_not_ok_result_with_waitpoint_timeout_error(environment, tmp_path):
     log = str(tmp_path / "log")
     triggered = trigger(environment, "test-wait-for-token", {"log": log})

@@ -23,6 +23,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from waitpoints import services as token_services
 from waitpoints.errors import InvalidInput, NotFound
@@ -33,6 +34,7 @@ from waitpoints.models import (
     RunJournalEntry,
     RunStatus,
     Waitpoint,
+    WaitpointStatus,
 )
 from waitpoints.validation import MAX_IDEMPOTENCY_KEY_LENGTH, clean_json, clean_tags, clean_text
 
@@ -233,6 +235,9 @@ class Execution:
     lease_expires_at: datetime
     # The journal as it was when this execution claimed the run.
     journal: dict[int, RunJournalEntry] = field(default_factory=dict)
+    # The finished waitpoint whose completion woke this run, read by the claim (PostgreSQL):
+    # resuming past `for_token` then needs no query. It never changes once finished.
+    woken_by: Waitpoint | None = None
 
     @property
     def run_id(self) -> str:
@@ -247,11 +252,7 @@ def run_claim(*, run_id: str) -> Execution | None:
     now = timezone.now()
     lease = now + lease_duration()
     if connection.vendor == "postgresql":
-        claimed = _claim_returning(run_id, now=now, lease=lease)
-        if claimed is None:
-            return None
-        run, journal = claimed
-        return Execution(run=run, lease_expires_at=lease, journal=journal)
+        return _claim_returning(run_id, now=now, lease=lease)
     claimed = (
         Run.objects.filter(id=run_id, status=RunStatus.QUEUED)
         .exclude(retry_at__gt=now)
@@ -308,11 +309,15 @@ def _no_flush_wait() -> _NoFlushWait:
     )
 
 
-def _claim_returning(
-    run_id: str, *, now: datetime, lease: datetime
-) -> tuple[Run, dict[int, RunJournalEntry]] | None:
+# What the resume path needs of the waitpoint that woke the run (the rest loads on access).
+_WOKEN_BY_FIELDS = ("id", "environment_id", "kind", "status", "output", "output_is_error",
+                    "timeout_at", "completed_at")  # fmt: skip
+
+
+def _claim_returning(run_id: str, *, now: datetime, lease: datetime) -> Execution | None:
     """The claim as one round trip on PostgreSQL (it is on every resume's path): the same
-    conditional UPDATE, returning the run, its environment and its journal."""
+    conditional UPDATE, returning the run, its environment, its journal and the finished
+    waitpoint it was last blocked on."""
     run_columns = [model_field.column for model_field in Run._meta.concrete_fields]
     environment_columns = [model_field.column for model_field in Environment._meta.concrete_fields]
     returning = ", ".join(
@@ -320,6 +325,7 @@ def _claim_returning(
         + [f'e."{column}"' for column in environment_columns]
     )
     journal_table = RunJournalEntry._meta.db_table
+    woken_by_columns = ", ".join(f"'{name}', w.{name}" for name in _WOKEN_BY_FIELDS)
     no_flush_wait = _no_flush_wait()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -338,14 +344,23 @@ def _claim_returning(
                         'id', j.id, 'sequence', j.sequence, 'kind', j.kind, 'name', j.name,
                         'result', j.result, 'waitpoint_id', j.waitpoint_id) ORDER BY j.sequence)
                     FROM {journal_table} AS j WHERE j.run_id = %s
+                ), (
+                    SELECT json_build_object({woken_by_columns})
+                    FROM {RunBlock._meta.db_table} AS b
+                    JOIN {Waitpoint._meta.db_table} AS w ON w.id = b.waitpoint_id
+                    WHERE b.run_id = %s AND b.resumed_at IS NOT NULL AND w.status <> %s
+                    ORDER BY b.resumed_at DESC LIMIT 1
                 ) FROM claimed {no_flush_wait.join}""",
-            [RunStatus.EXECUTING, lease, now, now, run_id, RunStatus.QUEUED, now, run_id],
-        )
+            [
+                RunStatus.EXECUTING, lease, now, now, run_id, RunStatus.QUEUED, now, run_id,
+                run_id, WaitpointStatus.WAITING,
+            ],
+        )  # fmt: skip
         row = cursor.fetchone()
     if row is None:
         return None
-    journal_json = row[-1]
-    row = row[:-1]
+    journal_json, woken_by_json = row[-2:]
+    row = row[:-2]
     run_values = row[: len(run_columns)]
     environment_values = row[len(run_columns) :]
     run = Run.from_db(connection.alias, [f.attname for f in Run._meta.concrete_fields], run_values)
@@ -362,7 +377,21 @@ def _claim_returning(
     if isinstance(journal_json, str):
         journal_json = json.loads(journal_json)
     journal = {item["sequence"]: RunJournalEntry(run=run, **item) for item in journal_json or []}
-    return run, journal
+    return Execution(
+        run=run, lease_expires_at=lease, journal=journal, woken_by=_woken_by(woken_by_json)
+    )
+
+
+def _woken_by(values: dict[str, Any] | str | None) -> Waitpoint | None:
+    if values is None:
+        return None
+    if isinstance(values, str):
+        values = json.loads(values)
+    for name in ("timeout_at", "completed_at"):
+        values[name] = parse_datetime(values[name]) if values[name] else None
+    return Waitpoint.from_db(
+        connection.alias, list(_WOKEN_BY_FIELDS), [values[name] for name in _WOKEN_BY_FIELDS]
+    )
 
 
 def run_journal(*, run_id: str) -> dict[int, RunJournalEntry]:
@@ -551,10 +580,13 @@ def run_block_on(
     """
     now = timezone.now()
     # A finished waitpoint never changes again, so the common resume case (the token this run
-    # waited on is now complete) needs no lock: read it, journal the result, go on.
-    waitpoint = Waitpoint.objects.filter(
-        id=waitpoint_id, environment_id=execution.run.environment_id
-    ).first()
+    # waited on is now complete) needs no lock: read it (the claim did, if it woke the run),
+    # journal the result, go on.
+    waitpoint = execution.woken_by
+    if waitpoint is None or waitpoint.id != waitpoint_id:
+        waitpoint = Waitpoint.objects.filter(
+            id=waitpoint_id, environment_id=execution.run.environment_id
+        ).first()
     if waitpoint is None:
         raise NotFound(f"Waitpoint {waitpoint_id!r} not found in this run's environment")
     if waitpoint.is_finished:
