@@ -30,6 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("WAITPOINTS_TASK_MODULES", "bench.bench_tasks")
+os.environ["DEBUG"] = "0"  # as in production (the workers inherit it): no per-query logging
 
 import django  # noqa: E402
 
