@@ -1,12 +1,16 @@
-"""Give every request an id (kept from X-Request-ID when sane) and echo it on the response."""
+"""Request-level rules: a request id on every response, and no body without Content-Length."""
 
 import re
 import uuid
+
+from django.http import JsonResponse
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class RequestIdMiddleware:
+    """Give every request an id (kept from X-Request-ID when sane) and echo it on the response."""
+
     def __init__(self, get_response):
         self.get_response = get_response
 
@@ -16,3 +20,24 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response["X-Request-ID"] = request.request_id
         return response
+
+
+class LengthRequiredMiddleware:
+    """Refuse a request body sent without Content-Length (chunked) with 411.
+
+    Under WSGI, Django reads only Content-Length bytes: a chunked body would silently reach the
+    views as empty (a create with defaults instead of the caller's fields) and escape the
+    413 size limits. Every HTTP/1.1 client can send Content-Length.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if chunked and not request.META.get("CONTENT_LENGTH"):
+            return JsonResponse(
+                {"error": "Request bodies must be sent with Content-Length, not chunked"},
+                status=411,
+            )
+        return self.get_response(request)

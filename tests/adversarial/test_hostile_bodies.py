@@ -188,3 +188,51 @@ def test_10k_character_ids_and_query_values_are_refused(api, create_token):
     for response in responses.values():
         assert response.json()["error"]
     assert snapshot() == before
+
+
+def test_a_chunked_body_without_content_length_is_411_not_an_empty_create(api):
+    """Django reads Content-Length bytes only: a chunked body would arrive empty and create a
+    token with defaults. It is refused instead."""
+    response = api.generic(
+        "POST", TOKENS, b"", content_type="application/json", HTTP_TRANSFER_ENCODING="chunked"
+    )
+    assert response.status_code == 411
+    assert response.json() == {
+        "error": "Request bodies must be sent with Content-Length, not chunked"
+    }
+    assert not Waitpoint.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_chunked_request_through_gunicorn_is_411_and_stores_nothing(secret_key, tmp_path):
+    import requests
+
+    from tests.processes import start_gunicorn
+
+    server, base_url = start_gunicorn(tmp_path)
+    try:
+
+        def chunks():  # a generator body: requests sends it with Transfer-Encoding: chunked
+            yield b'{"title": "sent in chunks", '
+            yield b'"tags": ["chunked"]}'
+
+        response = requests.post(
+            f"{base_url}{TOKENS}",
+            data=chunks(),
+            headers={"Authorization": f"Bearer {secret_key}", "Content-Type": "application/json"},
+            timeout=10,
+        )
+        assert response.status_code == 411, response.text[:300]
+        assert "Content-Length" in response.json()["error"]
+        assert not Waitpoint.objects.exists()
+        # The same body with a length is created as sent.
+        response = requests.post(
+            f"{base_url}{TOKENS}",
+            data=b"".join(chunks()),
+            headers={"Authorization": f"Bearer {secret_key}", "Content-Type": "application/json"},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text[:300]
+        assert Waitpoint.objects.get().title == "sent in chunks"
+    finally:
+        server.stop()
