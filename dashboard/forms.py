@@ -53,7 +53,7 @@ class InboxFilterForm(forms.Form):
         required=False,
         label="Token id",
         max_length=64,
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "waitpoint_…"}),
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "waitpoint_… (its start)"}),
     )
     env = forms.ChoiceField(required=False, label="Environment")
     size = forms.TypedChoiceField(
@@ -95,7 +95,7 @@ class InboxFilterForm(forms.Form):
             statuses=data.get("status") or [],
             all_tags=data.get("tags") or [],
             idempotency_key=data.get("key") or None,
-            id_contains=(data.get("q") or "").strip() or None,
+            id_prefix=(data.get("q") or "").strip() or None,
         )
         if data.get("period"):
             filters.created_from = timezone.now() - PERIODS[data["period"]]

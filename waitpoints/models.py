@@ -21,8 +21,11 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_urlsafe(20)}"
 
 
+WAITPOINT_ID_PREFIX = "waitpoint_"
+
+
 def new_waitpoint_id() -> str:
-    return new_id("waitpoint")
+    return new_id(WAITPOINT_ID_PREFIX.rstrip("_"))
 
 
 def new_run_id() -> str:

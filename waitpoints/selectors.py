@@ -16,6 +16,7 @@ from django.utils.dateparse import parse_datetime
 
 from waitpoints.errors import InvalidInput, NotFound
 from waitpoints.models import (
+    WAITPOINT_ID_PREFIX,
     ApiKey,
     Environment,
     Waitpoint,
@@ -37,7 +38,7 @@ class TokenFilters:
     all_tags: list[str] = field(default_factory=list)  # the dashboard's
     created_from: datetime | None = None
     created_to: datetime | None = None
-    id_contains: str | None = None
+    id_prefix: str | None = None  # "waitpoint_" may be left out
 
 
 def api_key_for_secret(secret: str) -> ApiKey | None:
@@ -128,8 +129,13 @@ def token_list(
         tokens = tokens.filter(created_at__gte=filters.created_from)
     if filters.created_to is not None:
         tokens = tokens.filter(created_at__lte=filters.created_to)
-    if filters.id_contains:
-        tokens = tokens.filter(id__contains=filters.id_contains)
+    if filters.id_prefix:
+        # A prefix, not a substring: LIKE 'waitpoint\_abc%' uses the id's pattern index, where
+        # '%abc%' would read every token of the environment (as git does with short hashes).
+        prefix = filters.id_prefix
+        if not prefix.startswith(WAITPOINT_ID_PREFIX):
+            prefix = WAITPOINT_ID_PREFIX + prefix
+        tokens = tokens.filter(id__startswith=prefix)
     return tokens.prefetch_related("tags")
 
 

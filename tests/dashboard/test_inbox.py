@@ -101,8 +101,12 @@ def test_id_search_key_and_environment_filters(reviewer_client, make_token, othe
     elsewhere = make_token(environment=other_environment)
 
     assert listed_ids(reviewer_client.get(INBOX, {"key": "order-42"})) == {keyed.id}
-    fragment = plain.id[-12:]
-    assert listed_ids(reviewer_client.get(INBOX, {"q": fragment})) == {plain.id}
+    # The id's beginning, with or without "waitpoint_"; not a fragment from its middle (a
+    # prefix uses the id's index, a substring would read every token).
+    assert listed_ids(reviewer_client.get(INBOX, {"q": plain.id[:16]})) == {plain.id}
+    unprefixed = plain.id.removeprefix("waitpoint_")[:8]
+    assert listed_ids(reviewer_client.get(INBOX, {"q": unprefixed})) == {plain.id}
+    assert listed_ids(reviewer_client.get(INBOX, {"q": plain.id[-12:]})) == set()
     assert listed_ids(reviewer_client.get(INBOX, {"env": "staging"})) == {elsewhere.id}
     everything = reviewer_client.get(INBOX)
     assert listed_ids(everything) == {keyed.id, plain.id, elsewhere.id}
