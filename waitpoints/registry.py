@@ -139,11 +139,22 @@ class Tasks:
         tags: str | list[str] | None = None,
         environment: str | Environment | None = None,
     ) -> TriggeredRun:
+        from waitpoints.runs import runtime
         from waitpoints.runs.services import run_trigger
         from waitpoints.sdk import resolve_environment
 
         if not isinstance(task_id, str) or not task_id:
             raise InvalidInput({"taskId": "must be a non-empty string"})
+        context = runtime.current_run()
+        if context is not None:  # inside a run: a durable call, journaled
+            return runtime.trigger(
+                context,
+                task_id,
+                environment=resolve_environment(environment) if environment else None,
+                payload=payload,
+                idempotency_key=idempotency_key,
+                tags=tags,
+            )
         return run_trigger(
             environment=resolve_environment(environment),
             task_id=task_id,

@@ -32,6 +32,13 @@ def echo(payload):
     return {"echo": payload}
 
 
+@task(id="test-trigger-child-then-wait")
+def trigger_child_then_wait(payload):
+    child = echo.trigger({"from": "parent"}, tags=["child"])  # journaled: once across replays
+    result = wait.for_token(wait.create_token(timeout="1h"))
+    return {"child": child.id, "childCached": child.is_cached, "ok": result.ok}
+
+
 @task(id="test-wait-for-token")
 def wait_for_token(payload):
     token = wait.create_token(

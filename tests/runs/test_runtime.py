@@ -199,6 +199,25 @@ def test_resuming_past_for_token_needs_no_query_for_the_token(environment, tmp_p
     assert run_of(triggered).output == {"ok": True, "output": {"approved": True}}
 
 
+def test_a_child_run_triggered_inside_a_run_is_triggered_once_across_replays(
+    environment, django_capture_on_commit_callbacks
+):
+    parent = trigger(environment, "test-trigger-child-then-wait", {})
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert run_execute(run_id=parent.id) == "WAITING"
+    child = Run.objects.get(task_id="test-echo")
+    assert child.environment == environment  # the parent's, as for its tokens
+    assert child.payload == {"from": "parent"} and child.tags == ["child"]
+    assert len(callbacks) == 1  # the child is enqueued when the trigger's journal row commits
+
+    assert complete(environment, blocked_waitpoint(parent.id).id, "go").won
+    assert run_execute(run_id=parent.id) == "COMPLETED"  # replayed from the top
+    assert Run.objects.filter(task_id="test-echo").count() == 1
+    assert run_of(parent).output == {"child": child.id, "childCached": False, "ok": True}
+    journal = RunJournalEntry.objects.filter(run_id=parent.id).order_by("sequence")
+    assert [(entry.kind, entry.name) for entry in journal][0] == ("trigger", "test-echo")
+
+
 def test_timeout_gives_a_not_ok_result_with_waitpoint_timeout_error(environment, tmp_path):
     log = str(tmp_path / "log")
     triggered = trigger(environment, "test-wait-for-token", {"log": log})

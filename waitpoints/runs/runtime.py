@@ -111,6 +111,8 @@ def describe_call(kind: str, name: str) -> str:
         return "wait.create_token()"
     if kind == "sleep":
         return "wait.for_()/wait.until()"
+    if kind == "trigger":
+        return f"tasks.trigger({name!r})"
     return f"{kind}({name!r})"
 
 
@@ -301,6 +303,28 @@ def for_token(context: RunContext, token_id: str, *, output_type: Any = None) ->
         context.suspended = True
         raise Suspend(token_id)
     return _result_from_record(_waitpoint_result(waitpoint), token_id, output_type)
+
+
+def trigger(
+    context: RunContext, task_id: str, *, environment: Any = None, **fields: Any
+) -> services.TriggeredRun:
+    """Trigger a child run once per run position (in the run's environment unless another is
+    given); replays return the journaled run."""
+    from waitpoints.models import Run
+
+    sequence, entry = context.next_call("trigger", task_id)
+    if entry is None:
+        entry = services.run_trigger_journaled(
+            execution=context.execution,
+            sequence=sequence,
+            environment=environment or context.environment,
+            task_id=task_id,
+            **fields,
+        )
+    run_id = entry.result["id"]
+    return services.TriggeredRun(
+        id=run_id, is_cached=entry.result["is_cached"], run=Run.objects.get(id=run_id)
+    )
 
 
 def step(context: RunContext, name: str, fn: Any, args: tuple, kwargs: dict) -> Any:

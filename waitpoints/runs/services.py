@@ -537,6 +537,24 @@ def run_token_create(
         )
 
 
+def run_trigger_journaled(
+    *, execution: Execution, sequence: int, environment: Environment, task_id: str, **fields: Any
+) -> RunJournalEntry:
+    """Trigger a child run and journal it in one transaction: a replay never triggers it again
+    (the child is only enqueued if the journal row commits with it)."""
+    now = timezone.now()
+    with transaction.atomic():
+        triggered = run_trigger(environment=environment, task_id=task_id, **fields)
+        return _record(
+            execution,
+            sequence=sequence,
+            kind="trigger",
+            name=task_id,
+            result={"id": triggered.id, "is_cached": triggered.is_cached},
+            now=now,
+        )
+
+
 def run_sleep_create(*, execution: Execution, sequence: int, until: datetime) -> RunJournalEntry:
     """A durable sleep: a DATETIME waitpoint due at `until`, journaled with it."""
     now = timezone.now()
