@@ -201,6 +201,16 @@ class Wait:
             return fn(*args, **kwargs)
         return runtime.step(run_context, name, fn, args, kwargs)
 
+    def heartbeat(self) -> None:
+        """Renew the run's lease from long-running code between durable calls, so the
+        stalled-run sweeper does not take the run over. Stops the run (like any durable call)
+        if it was canceled or taken over meanwhile. Outside a run it does nothing."""
+        from waitpoints.runs import runtime
+
+        run_context = runtime.current_run()
+        if run_context is not None:
+            runtime.heartbeat(run_context)
+
     def for_(
         self,
         duration: str | timedelta | None = None,

@@ -39,6 +39,20 @@ def trigger_child_then_wait(payload):
     return {"child": child.id, "childCached": child.is_cached, "ok": result.ok}
 
 
+@task(id="test-heartbeat")
+def heartbeat(payload):
+    from waitpoints.models import Run
+    from waitpoints.runs.services import run_cancel
+
+    run = Run.objects.get(id=runtime.current_run().run_id)
+    if payload.get("cancel_first"):
+        run_cancel(environment=run.environment, run_id=run.id)  # e.g. a reviewer, meanwhile
+    wait.heartbeat()  # long work between durable calls keeps its lease, or stops if canceled
+    append_line(payload["log"], "after heartbeat")
+    renewed = Run.objects.get(id=run.id).lease_expires_at
+    return {"renewed": renewed > run.lease_expires_at}
+
+
 @task(id="test-wait-for-token")
 def wait_for_token(payload):
     token = wait.create_token(

@@ -218,6 +218,20 @@ def test_a_child_run_triggered_inside_a_run_is_triggered_once_across_replays(
     assert [(entry.kind, entry.name) for entry in journal][0] == ("trigger", "test-echo")
 
 
+def test_heartbeat_renews_the_lease_and_stops_a_canceled_run(environment, tmp_path):
+    log = str(tmp_path / "log")
+    live = trigger(environment, "test-heartbeat", {"log": log})
+    assert run_execute(run_id=live.id) == "COMPLETED"
+    assert run_of(live).output == {"renewed": True}
+
+    canceled = trigger(environment, "test-heartbeat", {"log": log, "cancel_first": True})
+    assert run_execute(run_id=canceled.id) is None  # stopped at the heartbeat
+    assert run_of(canceled).status == RunStatus.CANCELED
+    assert lines(log) == ["after heartbeat"]  # only the live run got past it
+
+    wait.heartbeat()  # outside a run: nothing to renew, no error
+
+
 def test_timeout_gives_a_not_ok_result_with_waitpoint_timeout_error(environment, tmp_path):
     log = str(tmp_path / "log")
     triggered = trigger(environment, "test-wait-for-token", {"log": log})

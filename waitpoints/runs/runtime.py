@@ -340,6 +340,10 @@ def step(context: RunContext, name: str, fn: Any, args: tuple, kwargs: dict) -> 
     return value
 
 
+def heartbeat(context: RunContext) -> None:
+    services.run_heartbeat(execution=context.execution)
+
+
 def sleep_until(context: RunContext, until: datetime) -> None:
     if timezone.is_naive(until):
         raise InvalidInput({"until": "must be an aware datetime (with a time zone)"})

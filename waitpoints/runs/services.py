@@ -411,6 +411,11 @@ def _renew(execution: Execution, now: datetime) -> None:
     execution.lease_expires_at = lease
 
 
+def run_heartbeat(*, execution: Execution) -> None:
+    """Extend the lease of a live execution; RunLeaseLost if it no longer owns the run."""
+    _renew(execution, timezone.now())
+
+
 def _journal_insert(
     execution: Execution,
     *,
