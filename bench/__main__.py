@@ -127,7 +127,7 @@ def main() -> None:
         row("P1 complete token", f"{api['p1_complete_rps']:.0f} req/s ({complete_ratio:.2f}×)", f"{api['p1_baseline_rps']:.0f} req/s bare DRF INSERT", "≥ 0.5×", complete_ratio >= 0.5),
         row("P2 complete → resumed run, p50", f"{latency['p50_ms']:.1f} ms", f"DBOS send→recv {dbos['p50_ms']:.1f} ms", "≤ DBOS p50", latency["p50_ms"] <= dbos["p50_ms"]),
         row("P2 complete → resumed run, p99", f"{latency['p99_ms']:.1f} ms", f"DBOS {dbos['p99_ms']:.1f} ms", "≤ 25 ms", latency["p99_ms"] <= 25),
-        row(f"P3 timeout lateness p50 / p99 ({timeouts['p3_tokens']} tokens)", f"{timeouts['p3_lateness_p50_s']:.2f} / {timeouts['p3_lateness_p99_s']:.2f} s", "beat tick 1 s", "p99 ≤ 1 s", timeouts["p3_lateness_p99_s"] <= 1.0),
+        row(f"P3 timeout lateness p50 / p99 ({timeouts['p3_tokens']} tokens)", f"{timeouts['p3_lateness_p50_s']:.2f} / {timeouts['p3_lateness_p99_s']:.2f} s", f"beat tick {timeouts['p3_sweep_interval_s']:g} s", "p99 ≤ 1 s", timeouts["p3_lateness_p99_s"] <= 1.0),
         row(f"P4 {timeouts['p4_expired']:,} tokens due at once → TIMED_OUT, {timeouts['p4_runs_queued']:,} runs re-enqueued", f"{timeouts['p4_seconds']:.1f} s", "", "≤ 10 s", timeouts["p4_seconds"] <= 10),
         row(f"P5 list, status+tags+period, {timeouts['p5_tokens']:,} tokens, p50 / p95", f"{timeouts['p5_p50_ms']:.1f} / {timeouts['p5_p95_ms']:.1f} ms", "", "p95 ≤ 50 ms", timeouts["p5_p95_ms"] <= 50),
         row(f"P6 {int(waiting.get('waiting_runs', 0)):,} waiting runs: worker slots held", f"{int(waiting.get('worker_slots_held', -1))}", "DBOS holds a thread per waiting workflow", "0", waiting.get("worker_slots_held") == 0),
