@@ -103,8 +103,10 @@ def timeout_error(timed_out_at: datetime) -> dict[str, str]:
 
 class Waitpoint(models.Model):
     id = models.CharField(primary_key=True, max_length=64, default=new_waitpoint_id, editable=False)
+    # No index of its own: the composite indexes below start with the environment (and each
+    # index costs every write; the sweeper rewrites many rows at once, docs/benchmarks.md P4).
     environment = models.ForeignKey(
-        Environment, on_delete=models.CASCADE, related_name="waitpoints"
+        Environment, on_delete=models.CASCADE, related_name="waitpoints", db_index=False
     )
     kind = models.CharField(
         max_length=16, choices=WaitpointKind.choices, default=WaitpointKind.MANUAL
@@ -146,7 +148,12 @@ class Waitpoint(models.Model):
                 fields=["environment", "kind", "-created_at", "-id"],
                 name="waitpoint_env_created_idx",
             ),
-            models.Index(fields=["environment", "idempotency_key_hash"], name="waitpoint_idem_idx"),
+            # Partial: most tokens have no key, and each index entry costs every write.
+            models.Index(
+                fields=["environment", "idempotency_key_hash"],
+                name="waitpoint_idem_idx",
+                condition=Q(idempotency_key_hash__isnull=False),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -226,7 +233,10 @@ class AuditEvent(models.Model):
         FORCED_TIMEOUT = "forced_timeout"
         EMAIL_SENT = "email_sent"
 
-    waitpoint = models.ForeignKey(Waitpoint, on_delete=models.CASCADE, related_name="audit_events")
+    # Indexed by audit_waitpoint_idx (waitpoint, created_at).
+    waitpoint = models.ForeignKey(
+        Waitpoint, on_delete=models.CASCADE, related_name="audit_events", db_index=False
+    )
     action = models.CharField(max_length=32, choices=Action.choices)
     via = models.CharField(max_length=16, blank=True)
     actor = models.CharField(max_length=320, blank=True)
@@ -252,7 +262,10 @@ class RunStatus(models.TextChoices):
 
 class Run(models.Model):
     id = models.CharField(primary_key=True, max_length=64, default=new_run_id, editable=False)
-    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="runs")
+    # Indexed by run_env_status_idx (environment, status, created_at).
+    environment = models.ForeignKey(
+        Environment, on_delete=models.CASCADE, related_name="runs", db_index=False
+    )
     task_id = models.CharField(max_length=200)
     payload = models.JSONField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
@@ -320,7 +333,8 @@ class RunJournalEntry(models.Model):
 class RunBlock(models.Model):
     """A run waiting on a waitpoint. `resumed_at` is set once, by whoever wakes the run."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="blocks")
+    # Indexed by run_block_unique (run, waitpoint).
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="blocks", db_index=False)
     waitpoint = models.ForeignKey(Waitpoint, on_delete=models.CASCADE, related_name="blocks")
     created_at = models.DateTimeField(default=timezone.now)
     resumed_at = models.DateTimeField(null=True, blank=True)
