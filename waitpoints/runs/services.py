@@ -131,8 +131,10 @@ def run_trigger(
 # Publishing one Celery message costs about 1 ms here, so waking 100,000 runs one message each
 # took 70 s (docs/benchmarks.md, P4). A large wake (a sweep timing out many tokens) sends chunks;
 # a small one keeps a message per run, for the lowest latency and the widest spread over workers.
+# A chunk's runs execute one after another (~5 ms each), so 250 keeps a chunk to about a second
+# of a worker's time while 100,000 runs take 400 messages (1,000 with chunks of 100: ~1.5 s).
 WAKE_CHUNK_THRESHOLD = 32
-WAKE_CHUNK_SIZE = 100
+WAKE_CHUNK_SIZE = 250
 
 
 def enqueue_runs(run_ids: list[str], *, countdown: float | None = None) -> None:
