@@ -210,10 +210,15 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # which costs a new connection per run resume (~20 ms). waitpoints.tasks applies Django's own
 # policy instead (CONN_MAX_AGE, health checks) before and after each task.
 CELERY_DB_REUSE_MAX = int(os.environ.get("CELERY_DB_REUSE_MAX", "1000"))
+# How often beat sweeps for due waitpoints: a timeout fires at most this late (plus delivery).
+# An idle sweep is one index probe that finds nothing (docs/benchmarks.md, P3).
+WAITPOINTS_SWEEP_INTERVAL_SECONDS = float(
+    os.environ.get("WAITPOINTS_SWEEP_INTERVAL_SECONDS", "0.5")
+)
 CELERY_BEAT_SCHEDULE = {
     "expire-due-waitpoints": {
         "task": "waitpoints.tasks.sweep_due_waitpoints",
-        "schedule": 1.0,
+        "schedule": WAITPOINTS_SWEEP_INTERVAL_SECONDS,
         "options": {"expires": 5},
     },
     "requeue-stalled-runs": {

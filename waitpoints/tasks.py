@@ -35,7 +35,8 @@ def _recycle_database_connections(**kwargs) -> None:
 
 @shared_task(ignore_result=True)
 def sweep_due_waitpoints() -> int:
-    """Beat runs this every second: due tokens time out, due sleeps complete."""
+    """Beat runs this every WAITPOINTS_SWEEP_INTERVAL_SECONDS: due tokens time out, due sleeps
+    complete."""
     return services.waitpoints_sweep_due()
 
 

@@ -1,10 +1,15 @@
 """Timeouts: derived on read before the sweeper runs, swept by beat, never beaten by a late completion."""
 
+import os
 import random
+import subprocess
+import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -233,3 +238,25 @@ def test_one_second_timeout_is_swept_by_the_beat_schedule_in_a_worker(
         f"swept {lag:.2f}s after the deadline, {(swept_at - stored.created_at).total_seconds():.2f}s after create"
     )
     assert "sweep_due_waitpoints" in worker.log()
+
+
+def test_the_beat_sweep_interval_is_read_from_the_environment():
+    """WAITPOINTS_SWEEP_INTERVAL_SECONDS is the schedule beat runs (read by a fresh process)."""
+    script = (
+        "from config.celery import app; "
+        "print(app.conf.beat_schedule['expire-due-waitpoints']['schedule'])"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "WAITPOINTS_SWEEP_INTERVAL_SECONDS": "0.1",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(settings.BASE_DIR),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split() == ["0.1"]
