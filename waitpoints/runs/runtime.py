@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from waitpoints.errors import InvalidInput, NotFound, WaitpointsError, WaitpointTimeoutError
-from waitpoints.models import TIMEOUT_ERROR_NAME, RunJournalEntry, Waitpoint
+from waitpoints.models import TIMEOUT_ERROR_NAME, Environment, Run, RunJournalEntry, Waitpoint
 from waitpoints.runs import services
 from waitpoints.runs.services import Execution, Journaled, RunLeaseLost
 from waitpoints.validation import clean_json
@@ -306,12 +306,10 @@ def for_token(context: RunContext, token_id: str, *, output_type: Any = None) ->
 
 
 def trigger(
-    context: RunContext, task_id: str, *, environment: Any = None, **fields: Any
+    context: RunContext, task_id: str, *, environment: Environment | None = None, **fields: Any
 ) -> services.TriggeredRun:
     """Trigger a child run once per run position (in the run's environment unless another is
     given); replays return the journaled run."""
-    from waitpoints.models import Run
-
     sequence, entry = context.next_call("trigger", task_id)
     if entry is None:
         entry = services.run_trigger_journaled(
