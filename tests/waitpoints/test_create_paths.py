@@ -1,10 +1,10 @@
-"""Token creation writes the same rows through its one-statement (PostgreSQL) and ORM paths."""
+"""The PostgreSQL fast paths (one statement, plain queries) give what the portable ORM paths give."""
 
 import pytest
 from django.db import connection
 
-from waitpoints import services
-from waitpoints.models import AuditEvent, Waitpoint, WaitpointTag
+from waitpoints import selectors, services
+from waitpoints.models import ApiKey, AuditEvent, Environment, Waitpoint, WaitpointTag
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +76,30 @@ def test_completion_statement_and_locked_path_store_identical_rows(environment, 
     assert rows[0] == rows[1]
     audits = AuditEvent.objects.filter(waitpoint_id__in=[fast.id, portable.id], action="completed")
     assert sorted(audits.values_list("via", "actor", "data")) == [("api", "wp_prod_abc", data)] * 2
+
+
+def loaded(instance):
+    return {f.attname: getattr(instance, f.attname) for f in type(instance)._meta.concrete_fields}
+
+
+def test_api_key_lookup_plain_query_loads_what_the_orm_loads(environment, monkeypatch):
+    issued = services.api_key_create(environment=environment, name="ci")
+    services.api_key_touch(api_key=issued.api_key)  # a stored datetime in every nullable column
+    services.api_key_revoke(api_key=issued.api_key)
+
+    fast = selectors.api_key_for_secret(issued.secret)
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    portable = selectors.api_key_for_secret(issued.secret)
+    assert selectors.api_key_for_secret(issued.secret + "x") is None
+    monkeypatch.undo()
+
+    assert selectors.api_key_for_secret(issued.secret + "x") is None
+    assert loaded(fast) == loaded(portable) == loaded(ApiKey.objects.get(pk=issued.api_key.pk))
+    assert loaded(fast.environment) == loaded(portable.environment) == loaded(environment)
+    assert not fast._state.adding and fast._state.db == "default"
+    # The plain query hands rows to the models unconverted: no field may need a converter.
+    for model in (ApiKey, Environment):
+        for field in model._meta.concrete_fields:
+            column = field.get_col(model._meta.db_table)
+            assert not field.get_db_converters(connection), field
+            assert not connection.ops.get_db_converters(column), field
