@@ -5,6 +5,7 @@ Views, the SDK, the dashboard, admin and Celery tasks call these; none of them w
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -268,23 +269,30 @@ def _insert_token_in_one_statement(waitpoint: Waitpoint, tags: list[str]) -> Non
     bare one-INSERT endpoint (docs/benchmarks.md, P1). Columns come from the model, so a new
     field needs no change here.
     """
+    params = [
+        field.get_db_prep_save(getattr(waitpoint, field.attname), connection)
+        for field in Waitpoint._meta.concrete_fields
+    ]
+    if tags:
+        params += [waitpoint.environment_id, tags]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_token_sql(with_tags=bool(tags)), params)
+
+
+@functools.cache
+def _insert_token_sql(*, with_tags: bool) -> str:
     fields = Waitpoint._meta.concrete_fields
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
-    params = [
-        field.get_db_prep_save(getattr(waitpoint, field.attname), connection) for field in fields
-    ]
     sql = f"INSERT INTO {Waitpoint._meta.db_table} ({columns}) VALUES ({placeholders})"
-    if tags:
-        sql = (
-            f"WITH waitpoint AS ({sql} RETURNING id) "
-            f"INSERT INTO {WaitpointTag._meta.db_table} (waitpoint_id, environment_id, name, position) "
-            "SELECT waitpoint.id, %s, tag.name, tag.position - 1 "
-            "FROM waitpoint, unnest(%s::text[]) WITH ORDINALITY AS tag(name, position)"
-        )
-        params += [waitpoint.environment_id, tags]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    if not with_tags:
+        return sql
+    return (
+        f"WITH waitpoint AS ({sql} RETURNING id) "
+        f"INSERT INTO {WaitpointTag._meta.db_table} (waitpoint_id, environment_id, name, position) "
+        "SELECT waitpoint.id, %s, tag.name, tag.position - 1 "
+        "FROM waitpoint, unnest(%s::text[]) WITH ORDINALITY AS tag(name, position)"
+    )
 
 
 def sleep_create(*, environment: Environment, until: datetime) -> Waitpoint:
