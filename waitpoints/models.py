@@ -203,8 +203,14 @@ class Waitpoint(models.Model):
 class WaitpointTag(models.Model):
     """One tag of one waitpoint; the composite index serves "has any/all of these tags"."""
 
-    waitpoint = models.ForeignKey(Waitpoint, on_delete=models.CASCADE, related_name="tags")
-    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    # Indexed by the unique constraint and the lookup index, which lead with these columns
+    # (each index costs every token insert, docs/benchmarks.md P1).
+    waitpoint = models.ForeignKey(
+        Waitpoint, on_delete=models.CASCADE, related_name="tags", db_index=False
+    )
+    environment = models.ForeignKey(
+        Environment, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     name = models.CharField(max_length=127)
     position = models.PositiveSmallIntegerField(default=0)
 

@@ -7,197 +7,426 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Environment',
+            name="Environment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=64, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('signing_secret', models.CharField(default=waitpoints.models.new_signing_secret, editable=False, max_length=128)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=64, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "signing_secret",
+                    models.CharField(
+                        default=waitpoints.models.new_signing_secret, editable=False, max_length=128
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name='ApiKey',
+            name="ApiKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('prefix', models.CharField(help_text='Shown in the UI to recognise the key.', max_length=40)),
-                ('secret_hash', models.CharField(editable=False, max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('environment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_keys', to='waitpoints.environment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=200)),
+                (
+                    "prefix",
+                    models.CharField(
+                        help_text="Shown in the UI to recognise the key.", max_length=40
+                    ),
+                ),
+                ("secret_hash", models.CharField(editable=False, max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "environment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_keys",
+                        to="waitpoints.environment",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'API key',
+                "verbose_name": "API key",
             },
         ),
         migrations.CreateModel(
-            name='Run',
+            name="Run",
             fields=[
-                ('id', models.CharField(default=waitpoints.models.new_run_id, editable=False, max_length=64, primary_key=True, serialize=False)),
-                ('task_id', models.CharField(max_length=200)),
-                ('payload', models.JSONField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('QUEUED', 'Queued'), ('EXECUTING', 'Executing'), ('WAITING', 'Waiting'), ('COMPLETED', 'Completed'), ('FAILED', 'Failed'), ('CANCELED', 'Canceled')], default='QUEUED', max_length=16)),
-                ('output', models.JSONField(blank=True, null=True)),
-                ('error', models.JSONField(blank=True, null=True)),
-                ('attempt_count', models.PositiveIntegerField(default=0)),
-                ('idempotency_key', models.CharField(blank=True, max_length=2048, null=True)),
-                ('tags', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('retry_at', models.DateTimeField(blank=True, null=True)),
-                ('environment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='waitpoints.environment')),
+                (
+                    "id",
+                    models.CharField(
+                        default=waitpoints.models.new_run_id,
+                        editable=False,
+                        max_length=64,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("task_id", models.CharField(max_length=200)),
+                ("payload", models.JSONField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("QUEUED", "Queued"),
+                            ("EXECUTING", "Executing"),
+                            ("WAITING", "Waiting"),
+                            ("COMPLETED", "Completed"),
+                            ("FAILED", "Failed"),
+                            ("CANCELED", "Canceled"),
+                        ],
+                        default="QUEUED",
+                        max_length=16,
+                    ),
+                ),
+                ("output", models.JSONField(blank=True, null=True)),
+                ("error", models.JSONField(blank=True, null=True)),
+                ("attempt_count", models.PositiveIntegerField(default=0)),
+                ("idempotency_key", models.CharField(blank=True, max_length=2048, null=True)),
+                ("tags", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("retry_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "environment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="runs",
+                        to="waitpoints.environment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Waitpoint',
+            name="Waitpoint",
             fields=[
-                ('id', models.CharField(default=waitpoints.models.new_waitpoint_id, editable=False, max_length=64, primary_key=True, serialize=False)),
-                ('kind', models.CharField(choices=[('MANUAL', 'Token'), ('DATETIME', 'Durable sleep')], default='MANUAL', max_length=16)),
-                ('status', models.CharField(choices=[('WAITING', 'Waiting'), ('COMPLETED', 'Completed'), ('TIMED_OUT', 'Timed Out')], default='WAITING', max_length=16)),
-                ('output', models.JSONField(blank=True, null=True)),
-                ('output_is_error', models.BooleanField(default=False)),
-                ('timeout_at', models.DateTimeField()),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('completed_via', models.CharField(blank=True, choices=[('api', 'Api'), ('callback', 'Callback'), ('dashboard', 'Dashboard'), ('email', 'Email'), ('timeout', 'Timeout'), ('sdk', 'Sdk')], max_length=16)),
-                ('completed_by', models.CharField(blank=True, max_length=320)),
-                ('idempotency_key', models.CharField(blank=True, max_length=2048, null=True)),
-                ('idempotency_key_hash', models.CharField(blank=True, editable=False, max_length=64, null=True)),
-                ('idempotency_key_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('idempotency_key_active', models.BooleanField(default=True)),
-                ('title', models.CharField(blank=True, max_length=200)),
-                ('context', models.JSONField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('environment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='waitpoints', to='waitpoints.environment')),
+                (
+                    "id",
+                    models.CharField(
+                        default=waitpoints.models.new_waitpoint_id,
+                        editable=False,
+                        max_length=64,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("MANUAL", "Token"), ("DATETIME", "Durable sleep")],
+                        default="MANUAL",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("WAITING", "Waiting"),
+                            ("COMPLETED", "Completed"),
+                            ("TIMED_OUT", "Timed Out"),
+                        ],
+                        default="WAITING",
+                        max_length=16,
+                    ),
+                ),
+                ("output", models.JSONField(blank=True, null=True)),
+                ("output_is_error", models.BooleanField(default=False)),
+                ("timeout_at", models.DateTimeField()),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "completed_via",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("api", "Api"),
+                            ("callback", "Callback"),
+                            ("dashboard", "Dashboard"),
+                            ("email", "Email"),
+                            ("timeout", "Timeout"),
+                            ("sdk", "Sdk"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("completed_by", models.CharField(blank=True, max_length=320)),
+                ("idempotency_key", models.CharField(blank=True, max_length=2048, null=True)),
+                (
+                    "idempotency_key_hash",
+                    models.CharField(blank=True, editable=False, max_length=64, null=True),
+                ),
+                ("idempotency_key_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("idempotency_key_active", models.BooleanField(default=True)),
+                ("title", models.CharField(blank=True, max_length=200)),
+                ("context", models.JSONField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "environment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="waitpoints",
+                        to="waitpoints.environment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'permissions': [('complete_waitpoint', 'Can complete and time out waitpoints')],
+                "ordering": ["-created_at", "-id"],
+                "permissions": [("complete_waitpoint", "Can complete and time out waitpoints")],
             },
         ),
         migrations.CreateModel(
-            name='RunJournalEntry',
+            name="RunJournalEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sequence', models.PositiveIntegerField()),
-                ('kind', models.CharField(max_length=32)),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('result', models.JSONField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='journal', to='waitpoints.run')),
-                ('waitpoint', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='waitpoints.waitpoint')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sequence", models.PositiveIntegerField()),
+                ("kind", models.CharField(max_length=32)),
+                ("name", models.CharField(blank=True, max_length=200)),
+                ("result", models.JSONField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="journal",
+                        to="waitpoints.run",
+                    ),
+                ),
+                (
+                    "waitpoint",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="waitpoints.waitpoint",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['run', 'sequence'],
+                "ordering": ["run", "sequence"],
             },
         ),
         migrations.CreateModel(
-            name='RunBlock',
+            name="RunBlock",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('resumed_at', models.DateTimeField(blank=True, null=True)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='blocks', to='waitpoints.run')),
-                ('waitpoint', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='blocks', to='waitpoints.waitpoint')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("resumed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="blocks",
+                        to="waitpoints.run",
+                    ),
+                ),
+                (
+                    "waitpoint",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="blocks",
+                        to="waitpoints.waitpoint",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(choices=[('created', 'Created'), ('completed', 'Completed'), ('timed_out', 'Timed Out'), ('forced_timeout', 'Forced Timeout'), ('email_sent', 'Email Sent')], max_length=32)),
-                ('via', models.CharField(blank=True, max_length=16)),
-                ('actor', models.CharField(blank=True, max_length=320)),
-                ('data', models.JSONField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('waitpoint', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='audit_events', to='waitpoints.waitpoint')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("created", "Created"),
+                            ("completed", "Completed"),
+                            ("timed_out", "Timed Out"),
+                            ("forced_timeout", "Forced Timeout"),
+                            ("email_sent", "Email Sent"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("via", models.CharField(blank=True, max_length=16)),
+                ("actor", models.CharField(blank=True, max_length=320)),
+                ("data", models.JSONField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "waitpoint",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="audit_events",
+                        to="waitpoints.waitpoint",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='WaitpointTag',
+            name="WaitpointTag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=127)),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('environment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='waitpoints.environment')),
-                ('waitpoint', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tags', to='waitpoints.waitpoint')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=127)),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "environment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="waitpoints.environment",
+                    ),
+                ),
+                (
+                    "waitpoint",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tags",
+                        to="waitpoints.waitpoint",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position'],
+                "ordering": ["position"],
             },
         ),
         migrations.AddIndex(
-            model_name='run',
-            index=models.Index(fields=['environment', 'status', '-created_at'], name='run_env_status_idx'),
+            model_name="run",
+            index=models.Index(
+                fields=["environment", "status", "-created_at"], name="run_env_status_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='run',
-            index=models.Index(condition=models.Q(('status__in', ['QUEUED', 'EXECUTING'])), fields=['lease_expires_at'], name='run_lease_idx'),
+            model_name="run",
+            index=models.Index(
+                condition=models.Q(("status__in", ["QUEUED", "EXECUTING"])),
+                fields=["lease_expires_at"],
+                name="run_lease_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='run',
-            constraint=models.UniqueConstraint(condition=models.Q(('idempotency_key__isnull', False)), fields=('environment', 'task_id', 'idempotency_key'), name='run_unique_idempotency_key'),
+            model_name="run",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("idempotency_key__isnull", False)),
+                fields=("environment", "task_id", "idempotency_key"),
+                name="run_unique_idempotency_key",
+            ),
         ),
         migrations.AddIndex(
-            model_name='waitpoint',
-            index=models.Index(condition=models.Q(('status', 'WAITING')), fields=['timeout_at'], name='waitpoint_due_idx'),
+            model_name="waitpoint",
+            index=models.Index(
+                condition=models.Q(("status", "WAITING")),
+                fields=["timeout_at"],
+                name="waitpoint_due_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='waitpoint',
-            index=models.Index(fields=['environment', 'kind', 'status', '-created_at', '-id'], name='waitpoint_env_status_idx'),
+            model_name="waitpoint",
+            index=models.Index(
+                fields=["environment", "kind", "status", "-created_at", "-id"],
+                name="waitpoint_env_status_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='waitpoint',
-            index=models.Index(fields=['environment', 'kind', '-created_at', '-id'], name='waitpoint_env_created_idx'),
+            model_name="waitpoint",
+            index=models.Index(
+                fields=["environment", "kind", "-created_at", "-id"],
+                name="waitpoint_env_created_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='waitpoint',
-            index=models.Index(fields=['environment', 'idempotency_key_hash'], name='waitpoint_idem_idx'),
+            model_name="waitpoint",
+            index=models.Index(
+                fields=["environment", "idempotency_key_hash"], name="waitpoint_idem_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='waitpoint',
-            constraint=models.UniqueConstraint(condition=models.Q(('idempotency_key_active', True), ('idempotency_key_hash__isnull', False)), fields=('environment', 'idempotency_key_hash'), name='waitpoint_unique_active_idempotency_key'),
+            model_name="waitpoint",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    ("idempotency_key_active", True), ("idempotency_key_hash__isnull", False)
+                ),
+                fields=("environment", "idempotency_key_hash"),
+                name="waitpoint_unique_active_idempotency_key",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='runjournalentry',
-            constraint=models.UniqueConstraint(fields=('run', 'sequence'), name='run_journal_unique_sequence'),
+            model_name="runjournalentry",
+            constraint=models.UniqueConstraint(
+                fields=("run", "sequence"), name="run_journal_unique_sequence"
+            ),
         ),
         migrations.AddIndex(
-            model_name='runblock',
-            index=models.Index(condition=models.Q(('resumed_at__isnull', True)), fields=['waitpoint'], name='run_block_pending_idx'),
+            model_name="runblock",
+            index=models.Index(
+                condition=models.Q(("resumed_at__isnull", True)),
+                fields=["waitpoint"],
+                name="run_block_pending_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='runblock',
-            constraint=models.UniqueConstraint(fields=('run', 'waitpoint'), name='run_block_unique'),
+            model_name="runblock",
+            constraint=models.UniqueConstraint(
+                fields=("run", "waitpoint"), name="run_block_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(fields=['waitpoint', 'created_at'], name='audit_waitpoint_idx'),
+            model_name="auditevent",
+            index=models.Index(fields=["waitpoint", "created_at"], name="audit_waitpoint_idx"),
         ),
         migrations.AddIndex(
-            model_name='waitpointtag',
-            index=models.Index(fields=['environment', 'name', 'waitpoint'], name='waitpoint_tag_lookup_idx'),
+            model_name="waitpointtag",
+            index=models.Index(
+                fields=["environment", "name", "waitpoint"], name="waitpoint_tag_lookup_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='waitpointtag',
-            constraint=models.UniqueConstraint(fields=('waitpoint', 'name'), name='waitpoint_tag_unique'),
+            model_name="waitpointtag",
+            constraint=models.UniqueConstraint(
+                fields=("waitpoint", "name"), name="waitpoint_tag_unique"
+            ),
         ),
     ]
