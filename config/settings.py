@@ -215,6 +215,8 @@ CELERY_DB_REUSE_MAX = int(os.environ.get("CELERY_DB_REUSE_MAX", "1000"))
 WAITPOINTS_SWEEP_INTERVAL_SECONDS = float(
     os.environ.get("WAITPOINTS_SWEEP_INTERVAL_SECONDS", "0.5")
 )
+if not 0.05 <= WAITPOINTS_SWEEP_INTERVAL_SECONDS <= 60:
+    raise ImproperlyConfigured("WAITPOINTS_SWEEP_INTERVAL_SECONDS must be between 0.05 and 60")
 CELERY_BEAT_SCHEDULE = {
     "expire-due-waitpoints": {
         "task": "waitpoints.tasks.sweep_due_waitpoints",

@@ -260,3 +260,21 @@ def test_the_beat_sweep_interval_is_read_from_the_environment():
         check=True,
     )
     assert out.stdout.split() == ["0.1"]
+
+
+@pytest.mark.parametrize("interval", ["0", "-1", "3600"])
+def test_an_unusable_sweep_interval_refuses_to_start_with_a_clear_error(interval):
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "WAITPOINTS_SWEEP_INTERVAL_SECONDS": interval,
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=Path(settings.BASE_DIR),
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode != 0
+    assert "WAITPOINTS_SWEEP_INTERVAL_SECONDS must be between 0.05 and 60" in out.stderr
