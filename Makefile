@@ -37,5 +37,10 @@ bench: $(BIN)/python
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# ruff, the import contracts of pyproject.toml (docs/architecture.md), and no module over 400 lines.
 lint: install-test
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+	@long=$$(find waitpoints dashboard config -name '*.py' -not -path '*/migrations/*' \
+	  -exec awk 'END { if (NR > 400) print FILENAME ": " NR " lines" }' {} \;); \
+	  if [ -n "$$long" ]; then echo "Modules over 400 lines:"; echo "$$long"; exit 1; fi

@@ -72,7 +72,7 @@ def main() -> None:
 def fill(total: int, *, reset: bool) -> None:
     from django.utils import timezone
 
-    from waitpoints import services
+    from waitpoints.environments.services import environment_get_or_create
     from waitpoints.models import (
         CompletionVia,
         Waitpoint,
@@ -87,9 +87,7 @@ def fill(total: int, *, reset: bool) -> None:
     if existing >= total:
         print(f"database holds {existing} tokens (no fill needed)")
         return
-    environments = [
-        services.environment_get_or_create(slug=slug) for slug in ("prod", "staging", "dev")
-    ]
+    environments = [environment_get_or_create(slug=slug) for slug in ("prod", "staging", "dev")]
     tag_pool = ["moderation", "refunds", "deploy", "urgent", "vip", "marketing", "legal"]
     rng = random.Random(42)
     now = timezone.now()

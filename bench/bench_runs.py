@@ -40,8 +40,10 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from config.celery import app  # noqa: E402
-from waitpoints import services, tasks  # noqa: E402
+from waitpoints import tasks  # noqa: E402
+from waitpoints.environments.services import environment_get_or_create  # noqa: E402
 from waitpoints.models import Run, RunBlock, RunStatus  # noqa: E402
+from waitpoints.tokens.services.complete import token_complete  # noqa: E402
 
 TABLES = {
     "run": "waitpoints_run",
@@ -132,7 +134,7 @@ def latency(environment, runs: int, pool: str) -> dict[str, float]:
             )
             time.sleep(0.05)  # let the worker go idle: acked, back to waiting on the broker
             started = time.time()
-            services.token_complete(
+            token_complete(
                 environment=environment, token_id=block.waitpoint_id, data=1, via="sdk", actor="b"
             )
             committed = time.time()  # the completion committed and the wake message was sent
@@ -231,7 +233,7 @@ def main() -> None:
     if connection.vendor != "postgresql" or not app.conf.broker_url.startswith("redis://"):
         raise SystemExit("Run against PostgreSQL and Redis (set DATABASE_URL, CELERY_BROKER_URL)")
     call_command("migrate", verbosity=0)
-    environment = services.environment_get_or_create(slug="bench")
+    environment = environment_get_or_create(slug="bench")
     truncate()
     for pool in filter(None, args.pools.split(",")):
         result = latency(environment, args.latency_runs, pool)

@@ -147,9 +147,9 @@ def list_latency(db_url: str, count: int, requests: int) -> tuple[list[float], s
     script = f"""
 import time, json
 from django.db import connection
-from waitpoints import selectors
+from waitpoints.tokens.selectors import paginate, token_list
 from waitpoints.models import Environment
-from waitpoints.selectors import TokenFilters
+from waitpoints.tokens.selectors import TokenFilters
 from django.utils import timezone
 from datetime import timedelta
 env = Environment.objects.get(slug="bench")
@@ -158,9 +158,9 @@ for i in range({requests}):
     filters = TokenFilters(statuses=["WAITING"], any_tags=[f"tag{{i % 50}}", f"tag{{(i + 1) % 50}}"],
                            created_from=timezone.now() - timedelta(days=1))
     started = time.perf_counter()
-    page = selectors.paginate(selectors.token_list(environments=env, filters=filters), size=25)
+    page = paginate(token_list(environments=env, filters=filters), size=25)
     samples.append((time.perf_counter() - started) * 1000)
-qs = selectors.token_list(environments=env, filters=filters).order_by("-created_at", "-id")[:26]
+qs = token_list(environments=env, filters=filters).order_by("-created_at", "-id")[:26]
 print(json.dumps({{"samples": samples, "plan": qs.explain(analyze=True)}}))
 """
     out = subprocess.run(

@@ -8,4 +8,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("waitpoints")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+# The tasks live in `waitpoints/celery_tasks.py` (not `tasks.py`: see its docstring).
+app.autodiscover_tasks(related_name="celery_tasks")

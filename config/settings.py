@@ -1,4 +1,4 @@
-"""Settings, all read from the environment (DESIGN §9).
+"""Settings, all read from the environment (docs/architecture.md, "Configuration").
 
 With nothing set this is the embedded dev default: SQLite, a filesystem broker, DEBUG on.
 Set WAITPOINTS_ENV=production to refuse unsafe values (missing SECRET_KEY, DEBUG on).
@@ -9,6 +9,8 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from waitpoints import conf as waitpoints_conf
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("WAITPOINTS_VAR_DIR", BASE_DIR / "var"))
@@ -187,6 +189,10 @@ SPECTACULAR_SETTINGS = {
 CORS_URLS_REGEX = r"^/api/v1/waitpoints/tokens/[^/]+/complete/?$"
 CORS_ALLOW_ALL_ORIGINS = True
 
+# --- Waitpoints: every WAITPOINTS_* setting, defaults and checks in waitpoints/conf.py ---
+_waitpoints_settings = waitpoints_conf.from_environment(os.environ)
+globals().update(_waitpoints_settings)
+
 # --- Celery ---
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -210,35 +216,18 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # which costs a new connection per run resume (~20 ms). waitpoints.tasks applies Django's own
 # policy instead (CONN_MAX_AGE, health checks) before and after each task.
 CELERY_DB_REUSE_MAX = int(os.environ.get("CELERY_DB_REUSE_MAX", "1000"))
-# How often beat sweeps for due waitpoints: a timeout fires at most this late (plus delivery).
-# An idle sweep is one index probe that finds nothing (docs/benchmarks.md, P3).
-WAITPOINTS_SWEEP_INTERVAL_SECONDS = float(
-    os.environ.get("WAITPOINTS_SWEEP_INTERVAL_SECONDS", "0.5")
-)
-if not 0.05 <= WAITPOINTS_SWEEP_INTERVAL_SECONDS <= 60:
-    raise ImproperlyConfigured("WAITPOINTS_SWEEP_INTERVAL_SECONDS must be between 0.05 and 60")
 CELERY_BEAT_SCHEDULE = {
     "expire-due-waitpoints": {
         "task": "waitpoints.tasks.sweep_due_waitpoints",
-        "schedule": WAITPOINTS_SWEEP_INTERVAL_SECONDS,
+        "schedule": _waitpoints_settings["WAITPOINTS_SWEEP_INTERVAL_SECONDS"],
         "options": {"expires": 5},
     },
     "requeue-stalled-runs": {
         "task": "waitpoints.tasks.requeue_stalled_runs",
-        "schedule": float(os.environ.get("WAITPOINTS_STALLED_RUN_CHECK_SECONDS", "5")),
+        "schedule": _waitpoints_settings["WAITPOINTS_STALLED_RUN_CHECK_SECONDS"],
         "options": {"expires": 30},
     },
 }
-
-# --- Waitpoints ---
-WAITPOINTS_PUBLIC_URL = os.environ.get("WAITPOINTS_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
-WAITPOINTS_DEFAULT_TIMEOUT = os.environ.get("WAITPOINTS_DEFAULT_TIMEOUT", "10m")
-WAITPOINTS_SWEEP_BATCH_SIZE = int(os.environ.get("WAITPOINTS_SWEEP_BATCH_SIZE", "5000"))
-WAITPOINTS_DEFAULT_ENVIRONMENT = os.environ.get("WAITPOINTS_DEFAULT_ENVIRONMENT", "dev")
-WAITPOINTS_TASK_MODULES = env_list("WAITPOINTS_TASK_MODULES", "")
-# A QUEUED or EXECUTING run whose lease is older than this is re-enqueued by beat; an executing
-# run renews it at every durable call.
-WAITPOINTS_RUN_LEASE_SECONDS = float(os.environ.get("WAITPOINTS_RUN_LEASE_SECONDS", "300"))
 
 LOGGING = {
     "version": 1,

@@ -13,7 +13,7 @@ urlpatterns = [
     path("api/v1/", include("waitpoints.api.urls")),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    # Reviewer dashboard, its login, and the emailed approval links (DESIGN §§7–8).
+    # Reviewer dashboard, its login, and the emailed approval links (docs/architecture.md).
     path("", dashboard_views.home, name="home"),
     path("dashboard/", include("dashboard.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -10,10 +10,10 @@ from django import forms
 from django.http import QueryDict
 from django.utils import timezone
 
+from waitpoints.core.validation import clean_json, clean_tags
 from waitpoints.errors import InvalidInput
 from waitpoints.models import Environment, WaitpointStatus
-from waitpoints.selectors import TokenFilters
-from waitpoints.validation import clean_json, clean_tags
+from waitpoints.tokens.selectors import TokenFilters
 
 PERIODS = {"1h": timedelta(hours=1), "1d": timedelta(days=1), "7d": timedelta(days=7)}
 PERIODS["30d"] = timedelta(days=30)

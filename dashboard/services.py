@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from waitpoints import selectors, services
 from waitpoints.errors import NotFound
 from waitpoints.models import CompletionVia, Waitpoint
+from waitpoints.tokens import selectors
+from waitpoints.tokens.services.complete import Completion, token_complete, token_force_timeout
 
 APPROVE, REJECT = "approve", "reject"
 
 
 def decision_output(*, decision: str, comment: str, reviewer: str) -> dict[str, Any]:
-    """The token output of a reviewer's decision (DESIGN §7)."""
+    """The token output of a reviewer's decision (README, "Dashboard")."""
     approved = decision == APPROVE
     return {
         "approved": approved,
@@ -25,12 +26,12 @@ def decision_output(*, decision: str, comment: str, reviewer: str) -> dict[str, 
 
 def token_decide(
     *, token_id: str, decision: str, comment: str, reviewer: str, via: CompletionVia
-) -> services.Completion:
+) -> Completion:
     """Approve or reject one token; `won=False` when someone finished it first."""
     if decision not in (APPROVE, REJECT):
         raise ValueError(f"unknown decision {decision!r}")
     waitpoint = selectors.token_get(environment=None, token_id=token_id)
-    return services.token_complete(
+    return token_complete(
         environment=waitpoint.environment,
         token_id=token_id,
         data=decision_output(decision=decision, comment=comment, reviewer=reviewer),
@@ -39,9 +40,9 @@ def token_decide(
     )
 
 
-def token_complete_with_data(*, token_id: str, data: Any, reviewer: str) -> services.Completion:
+def token_complete_with_data(*, token_id: str, data: Any, reviewer: str) -> Completion:
     waitpoint = selectors.token_get(environment=None, token_id=token_id)
-    return services.token_complete(
+    return token_complete(
         environment=waitpoint.environment,
         token_id=token_id,
         data=data,
@@ -50,11 +51,9 @@ def token_complete_with_data(*, token_id: str, data: Any, reviewer: str) -> serv
     )
 
 
-def token_time_out(*, token_id: str, reviewer: str) -> services.Completion:
+def token_time_out(*, token_id: str, reviewer: str) -> Completion:
     waitpoint = selectors.token_get(environment=None, token_id=token_id)
-    return services.token_force_timeout(
-        environment=waitpoint.environment, token_id=token_id, actor=reviewer
-    )
+    return token_force_timeout(environment=waitpoint.environment, token_id=token_id, actor=reviewer)
 
 
 @dataclass

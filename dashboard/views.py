@@ -1,4 +1,4 @@
-"""Reviewer dashboard and emailed approval-link pages (DESIGN §§7–8). Views stay thin:
+"""Reviewer dashboard and emailed approval-link pages (docs/architecture.md). Views stay thin:
 forms parse, `dashboard.services` decides, selectors read, templates render.
 
 Every page renders in full; an htmx request gets only the named partial it swaps.
@@ -18,12 +18,15 @@ from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from dashboard import emails, forms
+from dashboard import forms
 from dashboard import services as dashboard_services
 from dashboard.templatetags.dashboard_extras import describe_outcome
-from waitpoints import selectors, services
 from waitpoints.errors import InvalidInput, NotFound
 from waitpoints.models import CompletionVia, Environment, Run, RunBlock, Waitpoint
+from waitpoints.notifications import emails
+from waitpoints.tokens import selectors
+from waitpoints.tokens.callbacks import callback_url
+from waitpoints.tokens.services.complete import Completion
 
 COMPLETE_PERMISSION = "waitpoints.complete_waitpoint"
 reviewer_required = permission_required(COMPLETE_PERMISSION, raise_exception=True)
@@ -110,7 +113,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 def _detail_context(request: HttpRequest, token: Waitpoint, **forms_: Any) -> dict[str, Any]:
     return {
         "token": token,
-        "callback_url": services.callback_url(token),
+        "callback_url": callback_url(token),
         "blocked_runs": [
             block.run
             for block in RunBlock.objects.filter(waitpoint=token)
@@ -146,7 +149,7 @@ def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
 # --- Actions ------------------------------------------------------------------------------------
 
 
-def _report(request: HttpRequest, completion: services.Completion, done: str) -> None:
+def _report(request: HttpRequest, completion: Completion, done: str) -> None:
     """One message per action: what happened, or who finished the token first."""
     if completion.won:
         messages.success(

@@ -8,7 +8,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from tests import factories, processes
-from waitpoints import services
+from waitpoints.environments.services import api_key_create
 
 
 def pytest_configure(config):
@@ -31,12 +31,12 @@ def other_environment(db):
 
 @pytest.fixture
 def secret_key(environment):
-    return services.api_key_create(environment=environment).secret
+    return api_key_create(environment=environment).secret
 
 
 @pytest.fixture
 def other_secret_key(other_environment):
-    return services.api_key_create(environment=other_environment).secret
+    return api_key_create(environment=other_environment).secret
 
 
 def _client(secret: str | None) -> APIClient:

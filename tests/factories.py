@@ -5,7 +5,8 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
-from waitpoints.models import Environment, Waitpoint, WaitpointTag, idempotency_key_hash
+from waitpoints.core.ids import idempotency_key_hash
+from waitpoints.models import Environment, Waitpoint, WaitpointTag
 
 
 class EnvironmentFactory(factory.django.DjangoModelFactory):

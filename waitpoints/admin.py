@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from waitpoints.models import ApiKey, AuditEvent, Environment, Run, Waitpoint
+from waitpoints.runs.services.trigger import run_cancel
 
 
 @admin.register(Environment)
@@ -44,8 +45,6 @@ class RunAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected runs (finished runs are left as they are)")
     def cancel_runs(self, request, queryset):
-        from waitpoints.runs.services import run_cancel
-
         canceled = 0
         for run in queryset.select_related("environment"):
             if run_cancel(environment=run.environment, run_id=run.id).status == "CANCELED":

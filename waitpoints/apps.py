@@ -6,6 +6,7 @@ class WaitpointsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from waitpoints import registry
+        # Imported here, not at the top: task modules import models, which need the app registry.
+        from waitpoints.runs.registry import import_task_modules
 
-        registry.import_task_modules()
+        import_task_modules()

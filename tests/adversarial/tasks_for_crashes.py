@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.runs.tasks_for_tests import append_line
 from waitpoints import task, wait
-from waitpoints.runs import runtime
+from waitpoints.runs.runtime.context import current_run
 
 
 @task(id="adv-slow-once")
@@ -19,4 +19,4 @@ def slow_once(payload):
         marker.write_text("sleeping")
         time.sleep(payload.get("seconds", 3))
     append_line(payload["log"], "finished")  # not journaled: once per execution that gets here
-    return {"attempt": runtime.current_run().attempt}
+    return {"attempt": current_run().attempt}

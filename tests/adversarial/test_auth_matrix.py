@@ -13,9 +13,13 @@ from rest_framework.test import APIClient
 
 from tests.api.conftest import TOKENS, path_of
 from tests.runs import tasks_for_tests  # noqa: F401  (registers test-echo)
-from waitpoints import public_tokens, services
+from waitpoints.environments.services import api_key_create, api_key_revoke
 from waitpoints.models import AuditEvent, Run, RunStatus, Waitpoint, WaitpointStatus
-from waitpoints.runs.services import run_trigger
+from waitpoints.runs.services.trigger import run_trigger
+from waitpoints.tokens import public_access
+from waitpoints.tokens.callbacks import callback_hash, callback_url
+from waitpoints.tokens.services.complete import token_complete
+from waitpoints.tokens.services.create import token_create
 
 pytestmark = pytest.mark.django_db
 
@@ -31,19 +35,19 @@ class World:
     def __init__(self, environment, other_environment):
         self.environment = environment
         self.other_environment = other_environment
-        self.target = services.token_create(
+        self.target = token_create(
             environment=environment, title=SECRET_TITLE, tags=["payroll"]
         ).waitpoint
-        self.finished = services.token_create(environment=environment, title=SECRET_TITLE).waitpoint
-        services.token_complete(
+        self.finished = token_create(environment=environment, title=SECRET_TITLE).waitpoint
+        token_complete(
             environment=environment,
             token_id=self.finished.id,
             data=SECRET_OUTPUT,
             via="api",
             actor="setup",
         )
-        self.sibling = services.token_create(environment=environment).waitpoint
-        self.foreign = services.token_create(environment=other_environment).waitpoint
+        self.sibling = token_create(environment=environment).waitpoint
+        self.foreign = token_create(environment=other_environment).waitpoint
         self.run = run_trigger(
             environment=environment, task_id="test-echo", payload={"secret": SECRET_TITLE}
         ).run
@@ -56,8 +60,8 @@ class World:
             SECRET_TITLE,
             SECRET_OUTPUT["approvedAmount"],
             "payroll",
-            services.callback_hash(self.target),
-            services.callback_hash(self.finished),
+            callback_hash(self.target),
+            callback_hash(self.finished),
         ]
 
 
@@ -65,17 +69,17 @@ def _expired_public_token(waitpoint: Waitpoint) -> str:
     past = timezone.now() - timedelta(hours=1)
     claims = {
         "sub": waitpoint.environment.slug,
-        "scopes": [public_tokens.complete_scope(waitpoint.id)],
+        "scopes": [public_access.complete_scope(waitpoint.id)],
         "iat": int((past - timedelta(hours=24)).timestamp()),
         "exp": int(past.timestamp()),
     }
-    signing_key = public_tokens._signing_key(waitpoint.environment)
-    return jwt.encode(claims, signing_key, algorithm=public_tokens.ALGORITHM)
+    signing_key = public_access._signing_key(waitpoint.environment)
+    return jwt.encode(claims, signing_key, algorithm=public_access.ALGORITHM)
 
 
 def _revoked_key(environment) -> str:
-    issued = services.api_key_create(environment=environment)
-    services.api_key_revoke(api_key=issued.api_key)
+    issued = api_key_create(environment=environment)
+    api_key_revoke(api_key=issued.api_key)
     return f"Bearer {issued.secret}"
 
 
@@ -87,11 +91,11 @@ CREDENTIALS = {
     "unknown-key": lambda w: "Bearer wp_prod_" + "x" * 43,
     "revoked-key": lambda w: _revoked_key(w.environment),
     "other-environment-key": lambda w: (
-        "Bearer " + services.api_key_create(environment=w.other_environment).secret
+        "Bearer " + api_key_create(environment=w.other_environment).secret
     ),
     "expired-public-token": lambda w: f"Bearer {_expired_public_token(w.target)}",
-    "public-token-of-another-token": lambda w: f"Bearer {public_tokens.issue(w.sibling)}",
-    "public-token-of-this-token": lambda w: f"Bearer {public_tokens.issue(w.target)}",
+    "public-token-of-another-token": lambda w: f"Bearer {public_access.issue(w.sibling)}",
+    "public-token-of-this-token": lambda w: f"Bearer {public_access.issue(w.target)}",
 }
 
 # Each endpoint: (client, world) -> response. "retrieve" reads the finished token (it has data).
@@ -179,11 +183,11 @@ def test_wrong_credentials_get_the_documented_status_and_no_data(world, credenti
 @pytest.mark.parametrize("credential", CREDENTIALS)
 def test_callback_needs_the_right_hash_whatever_credentials_come_with_it(world, credential):
     client = client_with(CREDENTIALS[credential](world))
-    target_path = path_of(services.callback_url(world.target))
+    target_path = path_of(callback_url(world.target))
     wrong_hashes = [
         # Another token's valid hash, a hash from another environment, a truncated hash.
-        path_of(services.callback_url(world.sibling)).rsplit("/", 1)[1],
-        path_of(services.callback_url(world.foreign)).rsplit("/", 1)[1],
+        path_of(callback_url(world.sibling)).rsplit("/", 1)[1],
+        path_of(callback_url(world.foreign)).rsplit("/", 1)[1],
         target_path.rsplit("/", 1)[1][:-1],
         "0" * 64,
     ]

@@ -13,8 +13,8 @@ import requests
 from django.db import connection, transaction
 
 from tests.processes import start_gunicorn, wait_until
-from waitpoints import services
 from waitpoints.models import Waitpoint, WaitpointStatus
+from waitpoints.tokens.services.create import token_create
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -58,7 +58,7 @@ def assert_unavailable(response: requests.Response) -> None:
 def test_a_request_whose_connection_dies_mid_flight_is_a_503_then_the_retry_works(
     server, session, environment
 ):
-    token = services.token_create(environment=environment).waitpoint
+    token = token_create(environment=environment).waitpoint
     url = f"{server}/api/v1/waitpoints/tokens/{token.id}/complete"
     answers: list[requests.Response] = []
 
@@ -102,7 +102,7 @@ def test_a_request_whose_connection_dies_mid_flight_is_a_503_then_the_retry_work
 def test_backends_terminated_again_and_again_under_load_lose_no_acknowledged_completion(
     server, secret_key, environment
 ):
-    tokens = [services.token_create(environment=environment).waitpoint for _ in range(60)]
+    tokens = [token_create(environment=environment).waitpoint for _ in range(60)]
     stop = threading.Event()
     results: list[tuple[str, str, requests.Response | Exception]] = []
     lock = threading.Lock()

@@ -16,10 +16,11 @@ from django.core import signing
 from django.test import Client
 from django.utils import timezone
 
-from dashboard import emails
 from tests.dashboard.conftest import reviewer, reviewer_client, reviewers_group  # noqa: F401
-from waitpoints import services
 from waitpoints.models import AuditEvent, Waitpoint, WaitpointStatus
+from waitpoints.notifications import emails
+from waitpoints.tokens.services.create import token_create
+from waitpoints.tokens.services.expiry import waitpoints_sweep_due
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +38,7 @@ SCANNER_AGENTS = [
 
 @pytest.fixture
 def token(environment):
-    return services.token_create(environment=environment, timeout="2h", title="Refund").waitpoint
+    return token_create(environment=environment, timeout="2h", title="Refund").waitpoint
 
 
 def link(token, decision="approve", recipient="ann@example.com") -> str:
@@ -101,7 +102,7 @@ def _reencode(payload: dict) -> str:
 def test_tampered_and_forged_links_decide_nothing(token, environment, settings):
     genuine = link(token, "reject").split("/")[2]
     payload = signing.loads(genuine, salt=emails.APPROVAL_LINK_SALT)
-    other = services.token_create(environment=environment, timeout="2h").waitpoint
+    other = token_create(environment=environment, timeout="2h").waitpoint
     signature = genuine.rsplit(":", 1)[1]
     forged = [
         # The payload edited (approve instead of reject, another token, another recipient,
@@ -144,7 +145,7 @@ def test_a_link_whose_token_deadline_passed_cannot_beat_the_timeout(token):
     stored = Waitpoint.objects.get(id=token.id)
     assert stored.current_status == WaitpointStatus.TIMED_OUT and stored.output is None
     assert not AuditEvent.objects.filter(waitpoint=token, action="completed").exists()
-    services.waitpoints_sweep_due()
+    waitpoints_sweep_due()
     assert Waitpoint.objects.get(id=token.id).status == WaitpointStatus.TIMED_OUT
 
 

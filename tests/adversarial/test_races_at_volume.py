@@ -3,7 +3,7 @@ completers (each on its own connection, each sending its own data), while two sw
 out the half of the tokens whose deadlines fall inside the storm.
 
 Every token ends in exactly one final state with one audit row; a completed token stores the
-output of the one completer that won (services.token_complete's `won`); every waiting run is
+output of the one completer that won (token_complete's `won`); every waiting run is
 resumed exactly once and finishes with that outcome.
 """
 
@@ -22,7 +22,7 @@ from django.utils import timezone
 from tests.concurrency import run_concurrently
 from tests.processes import wait_until
 from tests.runs.tasks_for_tests import lines
-from waitpoints import services, tasks
+from waitpoints import tasks
 from waitpoints.models import (
     AuditEvent,
     Run,
@@ -32,6 +32,8 @@ from waitpoints.models import (
     Waitpoint,
     WaitpointStatus,
 )
+from waitpoints.tokens.services.complete import token_complete
+from waitpoints.tokens.services.expiry import waitpoints_sweep_due
 
 pytestmark = [pytest.mark.slow, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -79,7 +81,7 @@ def test_100_tokens_10_completers_and_sweepers_one_outcome_each_and_one_resume_p
                 if token_id in late_only:
                     while timezone.now() <= deadlines[token_id]:
                         time.sleep(0.01)
-                completion = services.token_complete(
+                completion = token_complete(
                     environment=environment,
                     token_id=token_id,
                     data={"completer": number, "token": token_id},
@@ -96,7 +98,7 @@ def test_100_tokens_10_completers_and_sweepers_one_outcome_each_and_one_resume_p
     def sweeper():
         finished = 0
         while not storm_over.is_set():
-            finished += services.waitpoints_sweep_due(batch_size=7)
+            finished += waitpoints_sweep_due(batch_size=7)
             time.sleep(0.005)
         return finished
 
@@ -107,7 +109,7 @@ def test_100_tokens_10_completers_and_sweepers_one_outcome_each_and_one_resume_p
             storm_over.set()
 
     sweeps = run_concurrently([storm, sweeper, sweeper], timeout=150)
-    services.waitpoints_sweep_due()  # anything the storm left due
+    waitpoints_sweep_due()  # anything the storm left due
 
     tokens = {token.id: token for token in Waitpoint.objects.filter(id__in=token_ids)}
     outcomes = defaultdict(int)

@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, settings
 
 from config.wsgi import application
 from tests.runs import tasks_for_tests  # noqa: F401  (registers test-echo)
-from waitpoints import services
-from waitpoints.runs.services import run_trigger
+from waitpoints.runs.services.trigger import run_trigger
+from waitpoints.tokens.callbacks import callback_hash
+from waitpoints.tokens.services.create import token_create
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
 
@@ -50,7 +51,7 @@ def real_tokens(environment):
     """Fresh tokens to aim at: most fuzzed ids are unknown (404), these reach the storage."""
 
     def make():
-        return services.token_create(environment=environment, tags=["fuzz"]).waitpoint
+        return token_create(environment=environment, tags=["fuzz"]).waitpoint
 
     return make
 
@@ -74,7 +75,7 @@ def test_every_operation_answers_as_documented(case, secret_key, real_tokens, re
         token = real_tokens()
         parameters["token_id"] = token.id
         if "callback_hash" in parameters:
-            parameters["callback_hash"] = services.callback_hash(token)
+            parameters["callback_hash"] = callback_hash(token)
 
     def aim(name: str) -> bool:
         return (

@@ -3,8 +3,8 @@
 import pytest
 
 from tests.api.conftest import TOKENS, path_of
-from waitpoints import services
 from waitpoints.models import AuditEvent, Waitpoint, WaitpointStatus
+from waitpoints.tokens.callbacks import callback_hash
 
 pytestmark = pytest.mark.django_db
 
@@ -118,7 +118,7 @@ def test_valid_hash_of_another_environment_cannot_complete(
     their_hash = theirs["url"].rsplit("/", 1)[1]
     my_waitpoint = stored(mine)
     my_waitpoint.environment = other_environment
-    forged = services.callback_hash(my_waitpoint)
+    forged = callback_hash(my_waitpoint)
     for digest in (their_hash, forged):
         response = anonymous_api.post(f"{TOKENS}/{mine['id']}/callback/{digest}", {}, format="json")
         assert response.status_code == 401

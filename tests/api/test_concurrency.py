@@ -8,8 +8,9 @@ from rest_framework.test import APIClient
 
 from tests.api.conftest import TOKENS
 from tests.concurrency import run_concurrently
-from waitpoints import services
 from waitpoints.models import AuditEvent, Waitpoint, WaitpointStatus
+from waitpoints.tokens.callbacks import callback_url
+from waitpoints.tokens.services.create import token_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,7 +42,7 @@ def test_20_concurrent_creates_after_the_ttl_make_exactly_one_new_token(environm
 
     from django.utils import timezone
 
-    old = services.token_create(environment=environment, idempotency_key="k").waitpoint
+    old = token_create(environment=environment, idempotency_key="k").waitpoint
     Waitpoint.objects.filter(id=old.id).update(
         idempotency_key_expires_at=timezone.now() - timedelta(seconds=1)
     )
@@ -58,7 +59,7 @@ def test_20_concurrent_creates_after_the_ttl_make_exactly_one_new_token(environm
 
 
 def test_10_concurrent_completions_store_one_output_and_all_succeed(environment, secret_key):
-    token = services.token_create(environment=environment).waitpoint
+    token = token_create(environment=environment).waitpoint
 
     def complete(n):
         return lambda: client_for(secret_key).post(
@@ -78,11 +79,11 @@ def test_10_concurrent_completions_store_one_output_and_all_succeed(environment,
 
 def test_concurrent_completions_through_every_way_in_store_one_output(environment, secret_key):
     """Secret key, public access token and callback URL racing on one token: one winner."""
-    created = services.token_create(environment=environment).waitpoint
-    from waitpoints import public_tokens
+    created = token_create(environment=environment).waitpoint
+    from waitpoints.tokens import public_access
 
-    public = public_tokens.issue(created)
-    callback_path = "/" + services.callback_url(created).split("/", 3)[3]
+    public = public_access.issue(created)
+    callback_path = "/" + callback_url(created).split("/", 3)[3]
 
     calls = []
     for n in range(4):

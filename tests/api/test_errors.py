@@ -9,8 +9,9 @@ import json
 import pytest
 
 from tests.api.conftest import TOKENS
-from waitpoints import services
+from waitpoints.environments.services import api_key_create, api_key_revoke
 from waitpoints.models import Waitpoint, WaitpointStatus
+from waitpoints.tokens.services.create import sleep_create
 
 pytestmark = pytest.mark.django_db
 
@@ -83,8 +84,8 @@ def test_missing_or_bad_credentials_are_401(anonymous_api, environment, header, 
 def test_revoked_key_is_401(environment):
     from rest_framework.test import APIClient
 
-    issued = services.api_key_create(environment=environment)
-    services.api_key_revoke(api_key=issued.api_key)
+    issued = api_key_create(environment=environment)
+    api_key_revoke(api_key=issued.api_key)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
     response = client.get(TOKENS)
@@ -113,7 +114,7 @@ def test_unknown_api_path_is_json_404(api):
 def test_a_durable_sleep_is_not_a_token(api, environment):
     from django.utils import timezone
 
-    sleep = services.sleep_create(environment=environment, until=timezone.now())
+    sleep = sleep_create(environment=environment, until=timezone.now())
     assert api.get(f"{TOKENS}/{sleep.id}").status_code == 404
     assert api.post(f"{TOKENS}/{sleep.id}/complete", {}, format="json").status_code == 404
     assert api.get(TOKENS).json()["data"] == []

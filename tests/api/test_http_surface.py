@@ -90,7 +90,7 @@ def test_responses_are_json_and_browsable_api_stays_on(api, create_token):
 
 
 def test_an_unexpected_error_is_a_json_500_with_the_request_id(api, monkeypatch):
-    from waitpoints import selectors
+    from waitpoints.tokens import selectors
 
     def broken(**kwargs):
         raise RuntimeError("a bug")

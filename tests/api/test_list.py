@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from tests.api.conftest import TOKENS
 from tests.factories import WaitpointFactory
-from waitpoints import services
 from waitpoints.models import Waitpoint, WaitpointStatus
+from waitpoints.tokens.services.complete import token_complete
+from waitpoints.tokens.services.create import token_create
 
 pytestmark = pytest.mark.django_db
 
@@ -234,7 +235,7 @@ def test_both_cursors_at_once_is_422(api, mixed):
 
 def test_page_size_default_and_bounds(api, environment):
     for _ in range(101):
-        services.token_create(environment=environment)
+        token_create(environment=environment)
     assert len(ids(api.get(TOKENS))) == 25
     assert len(ids(api.get(TOKENS, {"page[size]": "1"}))) == 1
     assert len(ids(api.get(TOKENS, {"page[size]": "100"}))) == 100
@@ -244,7 +245,7 @@ def test_list_query_count_does_not_grow_with_the_page(
     api, environment, django_assert_max_num_queries
 ):
     for index in range(30):
-        services.token_create(environment=environment, tags=[f"t{index}", "all"])
+        token_create(environment=environment, tags=[f"t{index}", "all"])
     # auth (key lookup), page rows, tags prefetch; +1 for a key's last-used touch.
     with django_assert_max_num_queries(4):
         response = api.get(TOKENS, {"page[size]": 30, "filter[tags]": "all"})
@@ -270,7 +271,7 @@ def test_cursor_paging_through_250_tokens_while_tokens_are_inserted(api, environ
     base = timezone.now() - timedelta(hours=1)
     # Some share one creation instant: the id breaks the tie, so nothing is skipped.
     original = [
-        services.token_create(environment=environment, now=base + timedelta(seconds=i // 3))
+        token_create(environment=environment, now=base + timedelta(seconds=i // 3))
         for i in range(250)
     ]
     expected = [
@@ -289,7 +290,7 @@ def test_cursor_paging_through_250_tokens_while_tokens_are_inserted(api, environ
         pages.append(body)
         seen.extend(item["id"] for item in body["data"])
         # Writers keep adding tokens (newer than everything) while the reader pages.
-        inserted += [services.token_create(environment=environment).waitpoint.id for _ in range(3)]
+        inserted += [token_create(environment=environment).waitpoint.id for _ in range(3)]
         cursor = body["pagination"].get("next")
         if cursor is None:
             break
@@ -316,7 +317,7 @@ def cursor_of_first(page) -> str:
 
 def test_paging_backwards_from_the_last_page_returns_every_page_again(api, environment):
     for _ in range(60):
-        services.token_create(environment=environment)
+        token_create(environment=environment)
     forward, cursor = [], None
     while True:
         body = api.get(TOKENS, {"page[size]": 7, **({"page[after]": cursor} if cursor else {})})
@@ -337,11 +338,9 @@ def test_paging_backwards_from_the_last_page_returns_every_page_again(api, envir
 
 def test_filters_and_cursors_combine(api, environment):
     for index in range(40):
-        created = services.token_create(
-            environment=environment, tags=["even" if index % 2 == 0 else "odd"]
-        )
+        created = token_create(environment=environment, tags=["even" if index % 2 == 0 else "odd"])
         if index % 4 == 0:
-            services.token_complete(
+            token_complete(
                 environment=environment,
                 token_id=created.waitpoint.id,
                 data=index,
@@ -358,10 +357,8 @@ def test_filters_and_cursors_combine(api, environment):
 def test_list_never_shows_another_environments_tokens(
     api, other_api, environment, other_environment
 ):
-    mine = services.token_create(environment=environment, tags=["shared"], idempotency_key="same")
-    theirs = services.token_create(
-        environment=other_environment, tags=["shared"], idempotency_key="same"
-    )
+    mine = token_create(environment=environment, tags=["shared"], idempotency_key="same")
+    theirs = token_create(environment=other_environment, tags=["shared"], idempotency_key="same")
     for query in (
         {},
         {"filter[tags]": "shared"},
@@ -377,8 +374,8 @@ def test_list_never_shows_another_environments_tokens(
 
 def test_idempotency_key_filter_matches_the_exact_key(api, environment):
     key = "k" * 2048
-    token = services.token_create(environment=environment, idempotency_key=key)
-    services.token_create(environment=environment, idempotency_key=key[:-1])
+    token = token_create(environment=environment, idempotency_key=key)
+    token_create(environment=environment, idempotency_key=key[:-1])
     assert ids(api.get(TOKENS, {"filter[idempotencyKey]": key})) == [token.waitpoint.id]
 
 

@@ -6,8 +6,9 @@ import jwt
 import pytest
 
 from tests.api.conftest import TOKENS
-from waitpoints import public_tokens, services
 from waitpoints.models import Waitpoint, WaitpointStatus
+from waitpoints.tokens import public_access
+from waitpoints.tokens.callbacks import callback_url
 
 pytestmark = pytest.mark.django_db
 
@@ -64,8 +65,8 @@ def test_cannot_complete_another_environments_token(create_token, other_api, bea
 
 def test_expired_token_is_401(create_token, bearer, environment, monkeypatch):
     token = create_token()
-    monkeypatch.setattr(public_tokens, "LIFETIME", timedelta(seconds=-5))
-    expired = public_tokens.issue(Waitpoint.objects.get(id=token["id"]))
+    monkeypatch.setattr(public_access, "LIFETIME", timedelta(seconds=-5))
+    expired = public_access.issue(Waitpoint.objects.get(id=token["id"]))
     response = bearer(expired).post(f"{TOKENS}/{token['id']}/complete", {"data": 1}, format="json")
     assert response.status_code == 401
     assert response.json() == {"error": "Public access token has expired"}
@@ -94,7 +95,7 @@ def test_forged_tokens_are_401(create_token, bearer, environment, other_environm
     token = create_token()
     waitpoint = Waitpoint.objects.get(id=token["id"])
     good = jwt.decode(token["publicAccessToken"], options={"verify_signature": False})
-    other_key = public_tokens._signing_key(other_environment)
+    other_key = public_access._signing_key(other_environment)
     forged = [
         forge(good, "a-guessed-secret-that-is-long-enough-for-hs256"),
         # Signed by another environment, claiming this one.
@@ -118,7 +119,7 @@ def test_forged_tokens_are_401(create_token, bearer, environment, other_environm
 
 def test_token_without_scopes_is_401_and_wrong_scope_is_403(create_token, bearer, environment):
     token = create_token()
-    key = public_tokens._signing_key(environment)
+    key = public_access._signing_key(environment)
     base = jwt.decode(token["publicAccessToken"], options={"verify_signature": False})
     no_scopes = forge({k: v for k, v in base.items() if k != "scopes"}, key)
     assert bearer(no_scopes).post(f"{TOKENS}/{token['id']}/complete", {}).status_code == 401
@@ -143,4 +144,4 @@ def test_cached_create_returns_a_working_public_token(create_token, bearer):
         f"{TOKENS}/{cached['id']}/complete", {"data": 1}, format="json"
     )
     assert response.status_code == 200
-    assert services.callback_url(Waitpoint.objects.get(id=cached["id"])) == cached["url"]
+    assert callback_url(Waitpoint.objects.get(id=cached["id"])) == cached["url"]

@@ -10,8 +10,10 @@ from django.contrib.auth.models import User
 from django.core import mail
 
 from tests.dashboard.conftest import reviewers_group
-from waitpoints import services, wait
+from waitpoints import wait
+from waitpoints.environments.services import api_key_create, environment_get_or_create
 from waitpoints.models import CompletionVia, Waitpoint, WaitpointStatus
+from waitpoints.tokens.services.create import token_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "pw-alice-123"
@@ -19,11 +21,9 @@ PASSWORD = "pw-alice-123"
 
 @pytest.fixture
 def api(live_server):
-    environment = services.environment_get_or_create(slug="prod")
+    environment = environment_get_or_create(slug="prod")
     session = requests.Session()
-    session.headers["Authorization"] = (
-        f"Bearer {services.api_key_create(environment=environment).secret}"
-    )
+    session.headers["Authorization"] = f"Bearer {api_key_create(environment=environment).secret}"
     session.base = f"{live_server.url}/api/v1/waitpoints/tokens"
     return session
 
@@ -211,8 +211,8 @@ def test_emailed_link_is_confirmed_in_the_browser(page, live_server, settings, a
     from playwright.sync_api import expect
 
     settings.WAITPOINTS_PUBLIC_URL = live_server.url
-    environment = services.environment_get_or_create(slug="prod")
-    token = services.token_create(
+    environment = environment_get_or_create(slug="prod")
+    token = token_create(
         environment=environment,
         timeout="1h",
         title="Refund order #78",

@@ -9,9 +9,10 @@ import requests
 from django.db import connection
 
 from tests.concurrency import run_concurrently
-from waitpoints import sdk, services
+from waitpoints import sdk
 from waitpoints.client import ApiError, Client, CreatedToken, Token
 from waitpoints.models import AuditEvent, Waitpoint, WaitpointStatus
+from waitpoints.tokens.services.create import token_create
 
 
 @pytest.fixture
@@ -146,9 +147,7 @@ def test_list_with_filters(client, environment):
 def test_list_pages_through_everything_while_tokens_are_added(client, environment):
     base = datetime.now(UTC) - timedelta(hours=1)
     expected = [
-        services.token_create(
-            environment=environment, now=base + timedelta(seconds=i // 2)
-        ).waitpoint
+        token_create(environment=environment, now=base + timedelta(seconds=i // 2)).waitpoint
         for i in range(250)
     ]
     expected_ids = [
@@ -159,13 +158,13 @@ def test_list_pages_through_everything_while_tokens_are_added(client, environmen
     for index, token in enumerate(client.list_tokens(page_size=17)):
         seen.append(token.id)
         if index % 17 == 0:  # writers keep going while the iterator pages
-            services.token_create(environment=environment)
+            token_create(environment=environment)
     assert seen == expected_ids
 
 
 def test_list_pages_forward_and_back(client, environment):
     for _ in range(12):
-        services.token_create(environment=environment)
+        token_create(environment=environment)
     first = client.list_tokens_page(page_size=5)
     second = client.list_tokens_page(page_size=5, after=first.next_cursor)
     third = client.list_tokens_page(page_size=5, after=second.next_cursor)

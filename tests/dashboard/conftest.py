@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.test import Client
 
-from waitpoints import services
+from waitpoints.tokens.services.create import token_create
 
 
 def reviewers_group() -> Group:
@@ -47,6 +47,6 @@ def make_token(environment):
     def make(**fields):
         fields.setdefault("timeout", "1h")
         env = fields.pop("environment", environment)
-        return services.token_create(environment=env, **fields).waitpoint
+        return token_create(environment=env, **fields).waitpoint
 
     return make

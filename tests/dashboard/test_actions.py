@@ -8,7 +8,6 @@ import pytest
 from django.test import Client
 
 from tests.factories import EnvironmentFactory
-from waitpoints import services
 from waitpoints.models import (
     AuditEvent,
     CompletionVia,
@@ -18,6 +17,9 @@ from waitpoints.models import (
     Waitpoint,
     WaitpointStatus,
 )
+from waitpoints.tokens.callbacks import callback_url
+from waitpoints.tokens.services.complete import token_complete
+from waitpoints.tokens.services.create import token_create
 
 pytestmark = pytest.mark.django_db
 
@@ -110,7 +112,7 @@ def test_unknown_token_is_404(reviewer_client):
 
 def test_token_finished_meanwhile_shows_who_finished_it(reviewer_client, make_token, environment):
     token = make_token()
-    services.token_complete(
+    token_complete(
         environment=environment,
         token_id=token.id,
         data={"approved": True, "status": "approved", "comment": "", "reviewedBy": "bob"},
@@ -233,7 +235,7 @@ def test_force_timeout_times_the_token_out_and_audits(reviewer_client, make_toke
 def test_bulk_approve_decides_each_selected_waiting_token(reviewer_client, make_token, environment):
     first, second, untouched = make_token(), make_token(), make_token()
     finished = make_token()
-    services.token_complete(
+    token_complete(
         environment=environment, token_id=finished.id, data=None, via="api", actor="wp_prod_abc"
     )
 
@@ -309,7 +311,7 @@ def test_detail_page_shows_everything_about_a_token(reviewer_client, make_token,
 
     html = response.content.decode()
     assert response.status_code == 200
-    assert services.callback_url(token) in html and "data-copy-target" in html
+    assert callback_url(token) in html and "data-copy-target" in html
     assert "Publish post" in html and "&quot;postId&quot;: 9" in html
     assert "/dashboard/?status=&amp;tags=user%3A42" in html  # a tag filters the list
     assert "post-9" in html and "expires" in html
@@ -326,7 +328,7 @@ def test_detail_of_unknown_token_is_404(reviewer_client):
 
 def test_tokens_of_every_environment_are_reachable(reviewer_client):
     other = EnvironmentFactory(slug="qa")
-    token = services.token_create(environment=other, timeout="1h").waitpoint
+    token = token_create(environment=other, timeout="1h").waitpoint
     reviewer_client.post(decide_url(token), {"decision": "approve"})
     assert stored(token).status == WaitpointStatus.COMPLETED
 

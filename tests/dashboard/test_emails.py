@@ -9,10 +9,12 @@ from django.core import mail, signing
 from django.test import Client
 from django.utils import timezone
 
-from dashboard import emails
-from waitpoints import services, wait
+from waitpoints import wait
 from waitpoints.errors import InvalidInput
 from waitpoints.models import AuditEvent, CompletionVia, Waitpoint, WaitpointStatus
+from waitpoints.notifications import emails
+from waitpoints.tokens.services.complete import token_complete, token_force_timeout
+from waitpoints.tokens.services.create import token_create
 
 pytestmark = pytest.mark.django_db
 TOKENS = "/api/v1/waitpoints/tokens"
@@ -30,7 +32,7 @@ def stored(token_id: str) -> Waitpoint:
 
 @pytest.fixture
 def token(environment):
-    return services.token_create(
+    return token_create(
         environment=environment,
         timeout="2h",
         title="Refund order #77",
@@ -124,7 +126,7 @@ def test_confirm_post_needs_csrf(token):
 
 def test_link_decided_elsewhere_shows_that_outcome(client, token, environment):
     wait.send_approval_email(token.id, to=["ann@example.com"], environment="prod")
-    services.token_complete(
+    token_complete(
         environment=environment, token_id=token.id, data={"ok": 1}, via="api", actor="wp_prod_x"
     )
     response = client.post(links_in(mail.outbox[0])["approve"])
@@ -180,7 +182,7 @@ def test_recipients_are_validated(token):
 
 
 def test_finished_token_gets_no_email(token, environment):
-    services.token_force_timeout(environment=environment, token_id=token.id, actor="x")
+    token_force_timeout(environment=environment, token_id=token.id, actor="x")
     with pytest.raises(InvalidInput):
         wait.send_approval_email(token.id, to=["ann@example.com"], environment="prod")
     assert mail.outbox == []

@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from tests.factories import WaitpointFactory
-from waitpoints import services
 from waitpoints.models import CompletionVia, WaitpointStatus
+from waitpoints.tokens.services.complete import token_complete, token_force_timeout
 
 INBOX = "/dashboard/"
 pytestmark = pytest.mark.django_db
@@ -51,7 +51,7 @@ def test_default_view_lists_only_waiting_tokens_newest_first(
     older = make_token(title="Older")
     newer = make_token(title="Newer")
     done = make_token(title="Done")
-    services.token_complete(
+    token_complete(
         environment=environment, token_id=done.id, data={}, via=CompletionVia.API, actor="k"
     )
 
@@ -67,11 +67,11 @@ def test_default_view_lists_only_waiting_tokens_newest_first(
 def test_status_filter_takes_several_and_empty_means_any(reviewer_client, make_token, environment):
     waiting = make_token()
     completed = make_token()
-    services.token_complete(
+    token_complete(
         environment=environment, token_id=completed.id, data=1, via=CompletionVia.API, actor="k"
     )
     timed_out = make_token()
-    services.token_force_timeout(environment=environment, token_id=timed_out.id, actor="x")
+    token_force_timeout(environment=environment, token_id=timed_out.id, actor="x")
 
     both = reviewer_client.get(INBOX, {"status": ["", "COMPLETED", "TIMED_OUT"]})
     assert listed_ids(both) == {completed.id, timed_out.id}

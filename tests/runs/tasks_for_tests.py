@@ -12,8 +12,8 @@ from pathlib import Path
 from django.db import connection, connections
 
 from waitpoints import task, wait
-from waitpoints.runs import runtime
-from waitpoints.runs.services import BLOCK_HOOKS
+from waitpoints.runs.runtime.context import current_run
+from waitpoints.runs.services.durable_calls import BLOCK_HOOKS
 
 
 def append_line(path: str, line: str) -> str:
@@ -42,9 +42,9 @@ def trigger_child_then_wait(payload):
 @task(id="test-heartbeat")
 def heartbeat(payload):
     from waitpoints.models import Run
-    from waitpoints.runs.services import run_cancel
+    from waitpoints.runs.services.trigger import run_cancel
 
-    run = Run.objects.get(id=runtime.current_run().run_id)
+    run = Run.objects.get(id=current_run().run_id)
     if payload.get("cancel_first"):
         run_cancel(environment=run.environment, run_id=run.id)  # e.g. a reviewer, meanwhile
     wait.heartbeat()  # long work between durable calls keeps its lease, or stops if canceled
@@ -137,7 +137,7 @@ def crash_once(payload):
         marker.write_text("killed here")
         time.sleep(120)  # the test SIGKILLs the worker while it sleeps
     append_line(payload["log"], "finished")
-    return {"attempt": runtime.current_run().attempt}
+    return {"attempt": current_run().attempt}
 
 
 @task(id="test-slow")
@@ -153,8 +153,8 @@ RACE_TITLE = "race-during-block"
 
 
 def _complete_in_window(run_id: str, waitpoint_id: str) -> None:
-    from waitpoints import services
     from waitpoints.models import Waitpoint
+    from waitpoints.tokens.services.complete import token_complete
 
     waitpoint = Waitpoint.objects.select_related("environment").get(id=waitpoint_id)
     if waitpoint.title != RACE_TITLE:
@@ -163,7 +163,7 @@ def _complete_in_window(run_id: str, waitpoint_id: str) -> None:
 
     def complete() -> None:
         try:
-            completion = services.token_complete(
+            completion = token_complete(
                 environment=waitpoint.environment,
                 token_id=waitpoint_id,
                 data={"from": "racer"},

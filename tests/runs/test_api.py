@@ -7,9 +7,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from waitpoints import services
 from waitpoints.models import Run, RunBlock, RunStatus
-from waitpoints.runs.runtime import run_execute
+from waitpoints.runs.runtime.execute import run_execute
+from waitpoints.tokens.services.complete import token_complete
 
 pytestmark = pytest.mark.django_db
 
@@ -76,9 +76,7 @@ def test_waiting_run_shows_its_waitpoint_and_can_be_canceled(api, environment, t
     canceled = api.post(f"/api/v1/runs/{run_id}/cancel")
     assert canceled.status_code == 200
     assert canceled.json()["status"] == "CANCELED" and canceled.json()["waitingOn"] == []
-    services.token_complete(
-        environment=environment, token_id=token_id, data=1, via="api", actor="t"
-    )
+    token_complete(environment=environment, token_id=token_id, data=1, via="api", actor="t")
     assert run_execute(run_id=run_id) is None
     assert Run.objects.get(id=run_id).status == RunStatus.CANCELED
 

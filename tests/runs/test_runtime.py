@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from tests.runs.tasks_for_tests import lines
-from waitpoints import services, tasks, wait
+from waitpoints import tasks, wait
+from waitpoints.conf import run_lease
 from waitpoints.errors import InvalidInput, NotFound
 from waitpoints.models import (
     Run,
@@ -19,9 +20,16 @@ from waitpoints.models import (
     WaitpointKind,
     WaitpointStatus,
 )
-from waitpoints.runs import runtime
-from waitpoints.runs.runtime import NotInRun, run_execute
-from waitpoints.runs.services import run_cancel, runs_requeue_stalled
+from waitpoints.runs.runtime import calls
+from waitpoints.runs.runtime import context as run_context
+from waitpoints.runs.runtime.context import NotInRun
+from waitpoints.runs.runtime.execute import run_execute
+from waitpoints.runs.services.maintenance import runs_requeue_stalled
+from waitpoints.runs.services.trigger import run_cancel
+from waitpoints.tokens.callbacks import callback_url
+from waitpoints.tokens.services.complete import token_complete, token_force_timeout
+from waitpoints.tokens.services.expiry import waitpoints_sweep_due
+from waitpoints.wakeups import services as wakeup_services
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +47,7 @@ def blocked_waitpoint(run_id: str) -> Waitpoint:
 
 
 def complete(environment, waitpoint_id, data):
-    return services.token_complete(
+    return token_complete(
         environment=environment, token_id=waitpoint_id, data=data, via="sdk", actor="test"
     )
 
@@ -121,11 +129,9 @@ def test_exception_is_retried_per_policy_then_fails_with_type_message_traceback(
     assert run.error["type"] == "ValueError"
     # Not before its backoff: a message delivered early is sent again for the retry time.
     Run.objects.filter(id=run.id).update(retry_at=timezone.now() + timedelta(hours=1))
-    from waitpoints.runs import services as run_services
-
     sent = []
     monkeypatch.setattr(
-        run_services, "enqueue_runs", lambda ids, countdown=None: sent.append((ids, countdown))
+        wakeup_services, "enqueue_runs", lambda ids, countdown=None: sent.append((ids, countdown))
     )
     assert run_execute(run_id=run.id) is None
     assert sent[0][0] == [run.id] and 3500 < sent[0][1] <= 3600
@@ -237,7 +243,7 @@ def test_timeout_gives_a_not_ok_result_with_waitpoint_timeout_error(environment,
     triggered = trigger(environment, "test-wait-for-token", {"log": log})
     run_execute(run_id=triggered.id)
     token = blocked_waitpoint(triggered.id)
-    services.token_force_timeout(environment=environment, token_id=token.id, actor="test")
+    token_force_timeout(environment=environment, token_id=token.id, actor="test")
     assert run_of(triggered).status == RunStatus.QUEUED
     assert run_execute(run_id=triggered.id) == "COMPLETED"
     output = run_of(triggered).output
@@ -247,7 +253,7 @@ def test_timeout_gives_a_not_ok_result_with_waitpoint_timeout_error(environment,
 
 def test_unwrap_raises_the_timeout_error(environment):
     token = wait.create_token(timeout="1h", environment=environment)
-    services.token_force_timeout(environment=environment, token_id=token.id, actor="test")
+    token_force_timeout(environment=environment, token_id=token.id, actor="test")
     triggered = trigger(environment, "test-unwrap-timeout", {"token": token.id})
     assert run_execute(run_id=triggered.id) == "FAILED"
     assert run_of(triggered).error["type"] == "WaitpointTimeoutError"
@@ -387,8 +393,8 @@ def test_durable_sleep_waits_on_a_datetime_waitpoint_that_the_sweeper_completes(
     assert timedelta(seconds=55) < sleep.timeout_at - timezone.now() <= timedelta(seconds=60)
     # Durable sleeps are not tokens: the token API does not list them.
     assert list(wait.list_tokens(environment=environment)) == []
-    assert services.waitpoints_sweep_due(now=timezone.now()) == 0
-    assert services.waitpoints_sweep_due(now=sleep.timeout_at) == 1
+    assert waitpoints_sweep_due(now=timezone.now()) == 0
+    assert waitpoints_sweep_due(now=sleep.timeout_at) == 1
     sleep.refresh_from_db()
     assert sleep.status == WaitpointStatus.COMPLETED
     assert run_of(triggered).status == RunStatus.QUEUED
@@ -404,10 +410,10 @@ def test_stalled_executing_run_is_requeued_as_a_new_attempt_and_the_old_executio
     environment,
 ):
     triggered = trigger(environment, "test-echo", 1)
-    from waitpoints.runs import services as run_services
+    from waitpoints.runs.services import execution as run_services
 
     old = run_services.run_claim(run_id=triggered.id)  # a worker that then dies
-    past = timezone.now() + run_services.lease_duration() + timedelta(seconds=1)
+    past = timezone.now() + run_lease() + timedelta(seconds=1)
     assert runs_requeue_stalled(now=past) == 1
     run = run_of(triggered)
     assert run.status == RunStatus.QUEUED and run.attempt_count == 2
@@ -439,11 +445,11 @@ def test_stalled_run_out_of_attempts_fails_and_lost_queued_message_is_resent(
 def test_current_run_context_is_cleared_after_execution(environment):
     triggered = trigger(environment, "test-echo", 1)
     run_execute(run_id=triggered.id)
-    assert runtime.current_run() is None
+    assert run_context.current_run() is None
 
 
 def test_a_second_execution_recording_the_same_call_loses_the_run(environment):
-    from waitpoints.runs import services as run_services
+    from waitpoints.runs.services import execution as run_services
 
     triggered = trigger(environment, "test-echo", 1)
     execution = run_services.run_claim(run_id=triggered.id)
@@ -461,7 +467,7 @@ def test_a_second_execution_recording_the_same_call_loses_the_run(environment):
 
 
 def test_canceled_executing_run_stops_at_its_next_durable_call(environment, tmp_path):
-    from waitpoints.runs import services as run_services
+    from waitpoints.runs.services import execution as run_services
 
     triggered = trigger(environment, "test-echo", 1)
     execution = run_services.run_claim(run_id=triggered.id)
@@ -475,8 +481,8 @@ def test_canceled_executing_run_stops_at_its_next_durable_call(environment, tmp_
 
 
 def test_token_created_in_a_run_has_a_working_url_and_public_token_on_every_replay(environment):
-    from waitpoints import public_tokens
-    from waitpoints.runs import services as run_services
+    from waitpoints.runs.services import execution as run_services
+    from waitpoints.tokens import public_access
 
     triggered = trigger(environment, "test-two-tokens")
     run_execute(run_id=triggered.id)
@@ -484,15 +490,15 @@ def test_token_created_in_a_run_has_a_working_url_and_public_token_on_every_repl
     # Replay the journal by hand: create_token gives back the same token, URL and a valid JWT.
     Run.objects.filter(id=triggered.id).update(status=RunStatus.QUEUED)
     execution = run_services.run_claim(run_id=triggered.id)
-    context = runtime.RunContext(
+    context = run_context.RunContext(
         execution=execution, journal=run_services.run_journal(run_id=triggered.id)
     )
-    replayed = runtime.create_token(context, timeout="1h")
+    replayed = calls.create_token(context, timeout="1h")
     assert replayed["id"] == first.id
-    assert replayed["url"] == services.callback_url(first)
-    assert public_tokens.verify(replayed["public_access_token"]) == (
+    assert replayed["url"] == callback_url(first)
+    assert public_access.verify(replayed["public_access_token"]) == (
         environment,
-        [public_tokens.complete_scope(first.id)],
+        [public_access.complete_scope(first.id)],
     )
     assert Waitpoint.objects.count() == 1
 
@@ -505,13 +511,16 @@ def test_waiting_inside_transaction_atomic_is_refused_clearly(environment):
     assert not RunBlock.objects.exists()
 
 
-def test_tasks_export_works_whether_or_not_the_celery_module_shadows_it(environment):
+def test_tasks_export_is_the_sdk_object_after_the_celery_module_is_loaded(environment):
     import importlib
 
     import waitpoints
+    from waitpoints.sdk.tasks import Tasks
 
-    importlib.import_module("waitpoints.tasks")  # the package attribute is now the module
+    importlib.import_module("waitpoints.celery_tasks")  # as a worker does at start-up
     from waitpoints import tasks as exported
+
+    assert isinstance(exported, Tasks)
 
     triggered = exported.trigger("test-echo", 5, environment=environment)
     assert exported.retrieve(triggered.id, environment=environment).status == RunStatus.QUEUED
@@ -522,7 +531,7 @@ def test_tasks_export_works_whether_or_not_the_celery_module_shadows_it(environm
 def test_convert_output_checks_typed_dicts_lists_and_optionals():
     from typing import TypedDict
 
-    from waitpoints.runs.runtime import InvalidOutput, convert_output
+    from waitpoints.runs.runtime.outputs import InvalidOutput, convert_output
 
     class Review(TypedDict, total=False):
         approved: bool

@@ -14,9 +14,12 @@ from django.utils import timezone
 
 from tests.processes import wait_until
 from tests.runs.tasks_for_tests import RACE_TITLE, lines
-from waitpoints import services, tasks
+from waitpoints import tasks
+from waitpoints.celery_tasks import execute_run
 from waitpoints.models import Run, RunBlock, RunJournalEntry, RunStatus, Waitpoint, WaitpointStatus
-from waitpoints.tasks import execute_run
+from waitpoints.tokens.services.complete import token_complete
+from waitpoints.tokens.services.create import token_create
+from waitpoints.tokens.services.expiry import waitpoints_sweep_due
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -55,7 +58,7 @@ def test_waiting_run_releases_its_worker_and_resumes_with_the_token_output(
     assert wait_for_status(second.id, RunStatus.COMPLETED).output == {"echo": {"second": True}}
     assert status_of(first.id) == RunStatus.WAITING
 
-    assert services.token_complete(
+    assert token_complete(
         environment=environment, token_id=token.id, data={"approved": True}, via="api", actor="t"
     ).won
     run = wait_for_status(first.id, RunStatus.COMPLETED)
@@ -81,20 +84,18 @@ def test_timeout_resumes_the_run_with_a_not_ok_result(start_worker, environment,
 def test_two_tokens_in_sequence_and_a_token_made_outside_the_run(start_worker, environment):
     start_worker()
     two = tasks.trigger("test-two-tokens", environment=environment)
-    outside_token = services.token_create(environment=environment, timeout="1h").waitpoint
+    outside_token = token_create(environment=environment, timeout="1h").waitpoint
     outside = tasks.trigger(
         "test-outside-token", {"token": outside_token.id}, environment=environment
     )
     for data in ("one", "two"):
         wait_for_status(two.id, RunStatus.WAITING)
         token = blocked_token(two.id)
-        services.token_complete(
-            environment=environment, token_id=token.id, data=data, via="api", actor="t"
-        )
+        token_complete(environment=environment, token_id=token.id, data=data, via="api", actor="t")
     assert wait_for_status(two.id, RunStatus.COMPLETED).output == ["one", "two"]
 
     wait_for_status(outside.id, RunStatus.WAITING)
-    services.token_complete(
+    token_complete(
         environment=environment, token_id=outside_token.id, data={"x": 1}, via="api", actor="t"
     )
     assert wait_for_status(outside.id, RunStatus.COMPLETED).output == {"x": 1}
@@ -139,7 +140,7 @@ def test_completion_racing_the_timeout_resumes_the_run_once(start_worker, enviro
             connections.close_all()
 
     def complete():
-        return services.token_complete(
+        return token_complete(
             environment=environment,
             token_id=token.id,
             data={"approved": True},
@@ -148,7 +149,7 @@ def test_completion_racing_the_timeout_resumes_the_run_once(start_worker, enviro
         ).won
 
     def sweep():
-        return services.waitpoints_sweep_due()
+        return waitpoints_sweep_due()
 
     # Start both right at the deadline, so either may win.
     time.sleep(max(0.0, (token.timeout_at - timezone.now()).total_seconds() - 0.002))
@@ -183,9 +184,7 @@ def test_duplicate_execute_run_messages_resume_and_finish_once(start_worker, env
     token = blocked_token(triggered.id)
     for _ in range(3):
         execute_run.delay(triggered.id)  # nothing to do while WAITING
-    services.token_complete(
-        environment=environment, token_id=token.id, data=7, via="api", actor="t"
-    )
+    token_complete(environment=environment, token_id=token.id, data=7, via="api", actor="t")
     for _ in range(3):
         execute_run.delay(triggered.id)  # racing the wake-up's own message
     run = wait_for_status(triggered.id, RunStatus.COMPLETED)
@@ -222,9 +221,7 @@ def test_changed_call_order_fails_the_run_in_the_worker(start_worker, environmen
     wait_for_status(triggered.id, RunStatus.WAITING)
     (tmp_path / "flip").write_text("b first now")
     token = blocked_token(triggered.id)
-    services.token_complete(
-        environment=environment, token_id=token.id, data=1, via="api", actor="t"
-    )
+    token_complete(environment=environment, token_id=token.id, data=1, via="api", actor="t")
     run = wait_for_status(triggered.id, RunStatus.FAILED)
     assert run.error["type"] == "NonDeterminismError"
     assert "wait.step('a')" in run.error["message"] and "wait.step('b')" in run.error["message"]
@@ -284,10 +281,10 @@ def test_durable_sleep_resumes_when_beat_completes_it(start_worker, environment,
 
 def test_a_mass_wake_resumes_every_run_once_through_chunked_messages(start_worker, environment):
     """More runs than WAKE_CHUNK_THRESHOLD woken by one completion go out in chunk messages."""
-    from waitpoints.runs.services import WAKE_CHUNK_THRESHOLD
+    from waitpoints.wakeups.services import WAKE_CHUNK_THRESHOLD
 
     start_worker(concurrency=2)
-    shared = services.token_create(environment=environment, timeout="1h").waitpoint
+    shared = token_create(environment=environment, timeout="1h").waitpoint
     count = WAKE_CHUNK_THRESHOLD + 8
     runs = [
         tasks.trigger("test-outside-token", {"token": shared.id}, environment=environment)
@@ -296,7 +293,7 @@ def test_a_mass_wake_resumes_every_run_once_through_chunked_messages(start_worke
     for run in runs:
         wait_for_status(run.id, RunStatus.WAITING)
 
-    services.token_complete(
+    token_complete(
         environment=environment, token_id=shared.id, data={"go": True}, via="api", actor="t"
     )
 

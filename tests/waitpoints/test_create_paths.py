@@ -3,8 +3,11 @@
 import pytest
 from django.db import connection
 
-from waitpoints import selectors, services
+from waitpoints.environments.selectors import api_key_for_secret
+from waitpoints.environments.services import api_key_create, api_key_revoke, api_key_touch
 from waitpoints.models import ApiKey, AuditEvent, Environment, Waitpoint, WaitpointTag
+from waitpoints.tokens.services.complete import token_complete
+from waitpoints.tokens.services.create import token_create
 
 pytestmark = pytest.mark.django_db
 
@@ -38,9 +41,9 @@ def stored(token_id):
 @pytest.mark.parametrize("tags", [[], ["b", "a", "c"]])
 def test_orm_path_and_single_statement_store_identical_rows(environment, monkeypatch, tags):
     fields = {"tags": tags, "title": "Check", "context": {"n": [1, 2]}, "timeout": "1h"}
-    fast = services.token_create(environment=environment, idempotency_key="k1", **fields)
+    fast = token_create(environment=environment, idempotency_key="k1", **fields)
     monkeypatch.setattr(connection, "vendor", "sqlite")  # what the dev default takes
-    portable = services.token_create(environment=environment, idempotency_key="k2", **fields)
+    portable = token_create(environment=environment, idempotency_key="k2", **fields)
     monkeypatch.undo()
 
     fast_row, fast_tags = stored(fast.waitpoint.id)
@@ -58,14 +61,14 @@ COMPLETED_FIELDS = ["status", "output", "output_is_error", "completed_via", "com
 
 @pytest.mark.parametrize("data", [None, {"approved": True, "note": "ok"}, [1, "two"], "text"])
 def test_completion_statement_and_locked_path_store_identical_rows(environment, monkeypatch, data):
-    fast = services.token_create(environment=environment).waitpoint
-    portable = services.token_create(environment=environment).waitpoint
+    fast = token_create(environment=environment).waitpoint
+    portable = token_create(environment=environment).waitpoint
 
-    fast_completion = services.token_complete(
+    fast_completion = token_complete(
         environment=environment, token_id=fast.id, data=data, via="api", actor="wp_prod_abc"
     )
     monkeypatch.setattr(connection, "vendor", "sqlite")
-    portable_completion = services.token_complete(
+    portable_completion = token_complete(
         environment=environment, token_id=portable.id, data=data, via="api", actor="wp_prod_abc"
     )
     monkeypatch.undo()
@@ -83,17 +86,17 @@ def loaded(instance):
 
 
 def test_api_key_lookup_plain_query_loads_what_the_orm_loads(environment, monkeypatch):
-    issued = services.api_key_create(environment=environment, name="ci")
-    services.api_key_touch(api_key=issued.api_key)  # a stored datetime in every nullable column
-    services.api_key_revoke(api_key=issued.api_key)
+    issued = api_key_create(environment=environment, name="ci")
+    api_key_touch(api_key=issued.api_key)  # a stored datetime in every nullable column
+    api_key_revoke(api_key=issued.api_key)
 
-    fast = selectors.api_key_for_secret(issued.secret)
+    fast = api_key_for_secret(issued.secret)
     monkeypatch.setattr(connection, "vendor", "sqlite")
-    portable = selectors.api_key_for_secret(issued.secret)
-    assert selectors.api_key_for_secret(issued.secret + "x") is None
+    portable = api_key_for_secret(issued.secret)
+    assert api_key_for_secret(issued.secret + "x") is None
     monkeypatch.undo()
 
-    assert selectors.api_key_for_secret(issued.secret + "x") is None
+    assert api_key_for_secret(issued.secret + "x") is None
     assert loaded(fast) == loaded(portable) == loaded(ApiKey.objects.get(pk=issued.api_key.pk))
     assert loaded(fast.environment) == loaded(portable.environment) == loaded(environment)
     assert not fast._state.adding and fast._state.db == "default"

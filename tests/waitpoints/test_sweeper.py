@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from tests.factories import WaitpointFactory
-from waitpoints import services
 from waitpoints.models import AuditEvent, WaitpointKind, WaitpointStatus
+from waitpoints.tokens.services.expiry import waitpoints_sweep_due
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ def test_sweep_times_out_due_tokens_completes_due_sleeps_and_leaves_the_rest(env
         timeout_at=now - timedelta(seconds=1),
     )
 
-    assert services.waitpoints_sweep_due(batch_size=2) == 6
+    assert waitpoints_sweep_due(batch_size=2) == 6
 
     for token in due_tokens:
         token.refresh_from_db()
@@ -49,4 +49,4 @@ def test_sweep_times_out_due_tokens_completes_due_sleeps_and_leaves_the_rest(env
         AuditEvent.objects.filter(action="timed_out").values_list("waitpoint_id", flat=True)
     )
     assert audited == {token.id for token in due_tokens}
-    assert services.waitpoints_sweep_due() == 0
+    assert waitpoints_sweep_due() == 0

@@ -16,8 +16,10 @@ from django.utils import timezone
 from tests.concurrency import run_concurrently
 from tests.factories import WaitpointFactory
 from tests.processes import wait_until
-from waitpoints import services
 from waitpoints.models import AuditEvent, Waitpoint, WaitpointKind, WaitpointStatus, timeout_error
+from waitpoints.tokens.services.complete import token_complete
+from waitpoints.tokens.services.create import sleep_create, token_create
+from waitpoints.tokens.services.expiry import waitpoints_sweep_due
 
 TOKENS = "/api/v1/waitpoints/tokens"
 
@@ -54,7 +56,7 @@ def test_reads_past_the_deadline_say_timed_out_before_the_sweeper_runs(api):
     # Nothing was written by the reads: the sweeper still has work to do.
     assert Waitpoint.objects.get(id=token["id"]).status == WaitpointStatus.WAITING
 
-    assert services.waitpoints_sweep_due() == 1
+    assert waitpoints_sweep_due() == 1
     after = api.get(f"{TOKENS}/{token['id']}").json()
     assert after == body  # the sweeper changes nothing a reader can see
     stored = Waitpoint.objects.get(id=token["id"])
@@ -76,7 +78,7 @@ def test_completion_after_the_deadline_cannot_win(api):
     assert list(AuditEvent.objects.filter(waitpoint=stored).values_list("action", flat=True)) == [
         "timed_out"
     ]
-    assert services.waitpoints_sweep_due() == 0
+    assert waitpoints_sweep_due() == 0
 
 
 @pytest.mark.django_db
@@ -90,10 +92,10 @@ def test_sweeper_times_out_tokens_and_completes_sleeps_in_batches(environment):
     done = WaitpointFactory(
         environment=environment, timeout_at=now - timedelta(hours=1), status="COMPLETED", output=1
     )
-    sleep = services.sleep_create(environment=environment, until=now - timedelta(seconds=1))
+    sleep = sleep_create(environment=environment, until=now - timedelta(seconds=1))
 
-    assert services.waitpoints_sweep_due(batch_size=10) == 26
-    assert services.waitpoints_sweep_due(batch_size=10) == 0
+    assert waitpoints_sweep_due(batch_size=10) == 26
+    assert waitpoints_sweep_due(batch_size=10) == 0
 
     for waitpoint in Waitpoint.objects.filter(id__in=[w.id for w in due]):
         assert waitpoint.status == WaitpointStatus.TIMED_OUT
@@ -111,17 +113,17 @@ def test_sweeper_times_out_tokens_and_completes_sleeps_in_batches(environment):
 
 @pytest.mark.django_db(transaction=True)
 def test_sweeper_skips_a_token_a_completer_holds_and_never_blocks(environment):
-    token = services.token_create(environment=environment, timeout="1h").waitpoint
+    token = token_create(environment=environment, timeout="1h").waitpoint
     with transaction.atomic():
         # A completer holds the row lock (mid-transaction) while the deadline passes.
-        services.token_complete(
+        token_complete(
             environment=environment, token_id=token.id, data="mine", via="api", actor="t"
         )
         [swept] = run_concurrently(
-            [lambda: services.waitpoints_sweep_due(now=timezone.now() + timedelta(hours=2))]
+            [lambda: waitpoints_sweep_due(now=timezone.now() + timedelta(hours=2))]
         )
         assert swept == 0
-    assert services.waitpoints_sweep_due(now=timezone.now() + timedelta(hours=2)) == 0
+    assert waitpoints_sweep_due(now=timezone.now() + timedelta(hours=2)) == 0
     stored = Waitpoint.objects.get(id=token.id)
     assert (stored.status, stored.output) == (WaitpointStatus.COMPLETED, "mine")
 
@@ -131,7 +133,7 @@ def test_two_sweepers_time_each_token_out_once(environment):
     now = timezone.now()
     for i in range(300):
         WaitpointFactory(environment=environment, timeout_at=now - timedelta(milliseconds=i))
-    counts = run_concurrently([lambda: services.waitpoints_sweep_due(batch_size=20)] * 3)
+    counts = run_concurrently([lambda: waitpoints_sweep_due(batch_size=20)] * 3)
     assert sum(counts) == 300
     assert AuditEvent.objects.filter(action="timed_out").count() == 300
     assert not Waitpoint.objects.filter(status=WaitpointStatus.WAITING).exists()
@@ -140,10 +142,7 @@ def test_two_sweepers_time_each_token_out_once(environment):
 @pytest.mark.django_db(transaction=True)
 def test_completions_racing_the_sweeper_leave_exactly_one_final_state(environment):
     deadline = timezone.now() + timedelta(milliseconds=400)
-    ids = [
-        services.token_create(environment=environment, timeout=deadline).waitpoint.id
-        for _ in range(40)
-    ]
+    ids = [token_create(environment=environment, timeout=deadline).waitpoint.id for _ in range(40)]
 
     def completer(seed):
         def run():
@@ -152,7 +151,7 @@ def test_completions_racing_the_sweeper_leave_exactly_one_final_state(environmen
             while timezone.now() < deadline - timedelta(milliseconds=60):
                 time.sleep(0.005)
             for token_id in order:
-                services.token_complete(
+                token_complete(
                     environment=environment,
                     token_id=token_id,
                     data={"by": seed},
@@ -168,7 +167,7 @@ def test_completions_racing_the_sweeper_leave_exactly_one_final_state(environmen
             Waitpoint.objects.filter(id__in=ids, status="WAITING").exists()
             and timezone.now() < stop
         ):
-            services.waitpoints_sweep_due()
+            waitpoints_sweep_due()
             time.sleep(0.002)
 
     run_concurrently([completer(n) for n in range(4)] + [sweeper, sweeper])

@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from waitpoints.durations import InvalidDuration, parse_duration, parse_moment, resolve_timeout
+from waitpoints.core.durations import InvalidDuration, parse_duration, parse_moment, resolve_timeout
+from waitpoints.core.validation import MAX_JSON_DEPTH, clean_json
 from waitpoints.errors import InvalidInput
-from waitpoints.validation import MAX_JSON_DEPTH, clean_json
 
 
 def nested(depth: int):

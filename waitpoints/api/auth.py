@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 
 from rest_framework import authentication, exceptions, permissions
 
-from waitpoints import public_tokens, selectors, services
+from waitpoints.environments.selectors import api_key_for_secret
+from waitpoints.environments.services import api_key_touch
 from waitpoints.models import ApiKey, Environment
+from waitpoints.tokens import public_access
 
 
 @dataclass(frozen=True)
@@ -52,18 +54,18 @@ class BearerAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
     def _secret_key(self, secret: str) -> Principal:
-        api_key = selectors.api_key_for_secret(secret)
+        api_key = api_key_for_secret(secret)
         if api_key is None:
             raise exceptions.AuthenticationFailed("Invalid API key")
         if not api_key.is_active:
             raise exceptions.AuthenticationFailed("API key has been revoked")
-        services.api_key_touch(api_key=api_key)
+        api_key_touch(api_key=api_key)
         return Principal(environment=api_key.environment, api_key=api_key)
 
     def _public_token(self, token: str) -> Principal:
         try:
-            environment, scopes = public_tokens.verify(token)
-        except public_tokens.InvalidPublicToken as exc:
+            environment, scopes = public_access.verify(token)
+        except public_access.InvalidPublicToken as exc:
             raise exceptions.AuthenticationFailed(str(exc)) from None
         return Principal(environment=environment, scopes=scopes)
 
@@ -85,4 +87,4 @@ class CanCompleteToken(HasSecretKey):
             raise exceptions.NotAuthenticated("Missing Authorization header: 'Bearer <secret key>'")
         if request.user.is_secret_key:
             return True
-        return public_tokens.complete_scope(view.kwargs["token_id"]) in request.user.scopes
+        return public_access.complete_scope(view.kwargs["token_id"]) in request.user.scopes

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from waitpoints.durations import InvalidDuration, parse_duration, parse_moment
+from waitpoints.core.durations import InvalidDuration, parse_duration, parse_moment
+from waitpoints.core.validation import MAX_IDEMPOTENCY_KEY_LENGTH, clean_tags, clean_text
 from waitpoints.errors import InvalidInput
 from waitpoints.models import WaitpointStatus
-from waitpoints.selectors import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, TokenFilters
-from waitpoints.validation import MAX_IDEMPOTENCY_KEY_LENGTH, clean_tags, clean_text
+from waitpoints.tokens.selectors import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, TokenFilters
 
 
 @dataclass

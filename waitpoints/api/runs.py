@@ -11,7 +11,8 @@ from waitpoints.api.schema import error_responses
 from waitpoints.api.serializers import StrictCharField
 from waitpoints.errors import InvalidInput
 from waitpoints.models import Run, RunStatus, Waitpoint, WaitpointStatus
-from waitpoints.runs import selectors, services
+from waitpoints.runs import selectors
+from waitpoints.runs.services import trigger as services
 
 TRIGGER_MAX_BODY_BYTES = 3 * 1024 * 1024
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from waitpoints import public_tokens, services
 from waitpoints.models import Waitpoint, WaitpointStatus
+from waitpoints.tokens import public_access
+from waitpoints.tokens.callbacks import callback_url
+from waitpoints.tokens.services.create import CreatedToken
 
 
 class StrictCharField(serializers.CharField):
@@ -47,15 +49,15 @@ class CreatedTokenResponse(serializers.Serializer):
     isCached = serializers.BooleanField()
     publicAccessToken = serializers.CharField(read_only=True)
 
-    def to_representation(self, created: services.CreatedToken) -> dict:
+    def to_representation(self, created: CreatedToken) -> dict:
         # The fields above document the shape. Filled directly, the API's hottest response skips
         # DRF's per-request copy of every field (docs/benchmarks.md, P1).
         waitpoint = created.waitpoint
         return {
             "id": waitpoint.id,
-            "url": services.callback_url(waitpoint),
+            "url": callback_url(waitpoint),
             "isCached": created.is_cached,
-            "publicAccessToken": public_tokens.issue(waitpoint),
+            "publicAccessToken": public_access.issue(waitpoint),
         }
 
 
@@ -86,7 +88,7 @@ class TokenSerializer(serializers.Serializer):
     context = serializers.JSONField(allow_null=True)
 
     def get_url(self, waitpoint: Waitpoint) -> str:
-        return services.callback_url(waitpoint)
+        return callback_url(waitpoint)
 
 
 class TokenDetailSerializer(TokenSerializer):

@@ -1,24 +1,26 @@
 from django.urls import re_path
 
-from waitpoints.api import runs, schema, views  # noqa: F401  (schema registers OpenAPI extensions)
+from waitpoints.api import runs, schema, tokens  # noqa: F401  (schema registers OpenAPI extensions)
 
 TOKEN_ID = r"(?P<token_id>[A-Za-z0-9_\-]{1,64})"
 RUN_ID = r"(?P<run_id>[A-Za-z0-9_\-]{1,64})"
 TASK_ID = r"(?P<task_id>[^/]{1,200})"
 
 urlpatterns = [
-    re_path(r"^waitpoints/tokens/?$", views.TokenListCreateView.as_view(), name="token-list"),
+    re_path(r"^waitpoints/tokens/?$", tokens.TokenListCreateView.as_view(), name="token-list"),
     re_path(
-        rf"^waitpoints/tokens/{TOKEN_ID}/?$", views.TokenRetrieveView.as_view(), name="token-detail"
+        rf"^waitpoints/tokens/{TOKEN_ID}/?$",
+        tokens.TokenRetrieveView.as_view(),
+        name="token-detail",
     ),
     re_path(
         rf"^waitpoints/tokens/{TOKEN_ID}/complete/?$",
-        views.TokenCompleteView.as_view(),
+        tokens.TokenCompleteView.as_view(),
         name="token-complete",
     ),
     re_path(
         rf"^waitpoints/tokens/{TOKEN_ID}/callback/(?P<callback_hash>[^/]{{1,128}})/?$",
-        views.TokenCallbackView.as_view(),
+        tokens.TokenCallbackView.as_view(),
         name="token-callback",
     ),
     # Task runs

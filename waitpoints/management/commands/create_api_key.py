@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from waitpoints import services
+from waitpoints.environments import services
 
 
 class Command(BaseCommand):

@@ -12,7 +12,9 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from waitpoints import services
+from waitpoints.core.ids import hash_secret
+from waitpoints.environments import services
+from waitpoints.models import ApiKey
 
 DEMO_USERNAME = "reviewer"
 DEMO_PASSWORD = "reviewer"
@@ -94,7 +96,7 @@ class Command(BaseCommand):
         secret_file = settings.VAR_DIR / "demo-api-key"
         if secret_file.exists():
             secret = secret_file.read_text().strip()
-            if services.ApiKey.objects.filter(secret_hash=services.hash_secret(secret)).exists():
+            if ApiKey.objects.filter(secret_hash=hash_secret(secret)).exists():
                 return secret
         secret = services.api_key_create(environment=environment, name="demo").secret
         secret_file.parent.mkdir(parents=True, exist_ok=True)

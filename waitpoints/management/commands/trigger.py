@@ -4,10 +4,10 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from waitpoints import services
+from waitpoints.environments.services import environment_get_or_create
 from waitpoints.errors import WaitpointsError
-from waitpoints.registry import task_ids
-from waitpoints.runs.services import run_trigger
+from waitpoints.runs.registry import task_ids
+from waitpoints.runs.services.trigger import run_trigger
 
 
 class Command(BaseCommand):
@@ -25,7 +25,7 @@ class Command(BaseCommand):
             payload_value = json.loads(payload)
         except json.JSONDecodeError as exc:
             raise CommandError(f"--payload is not JSON: {exc}") from None
-        env = services.environment_get_or_create(slug=environment)
+        env = environment_get_or_create(slug=environment)
         try:
             triggered = run_trigger(
                 environment=env,

@@ -1,8 +1,4 @@
-"""The in-process Python SDK: `from waitpoints import wait`.
-
-Token verbs work anywhere in the Django project. Every call takes `environment=` (a slug or an
-Environment); it defaults to WAITPOINTS_DEFAULT_ENVIRONMENT.
-"""
+"""`wait`: the token verbs, and the durable-run verbs inside a task run."""
 
 from __future__ import annotations
 
@@ -10,24 +6,30 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
+from django.utils import timezone
 
-from waitpoints import public_tokens, selectors, services
 from waitpoints.client import CreatedToken, Token
-from waitpoints.durations import InvalidDuration, parse_duration, parse_moment
+from waitpoints.core.durations import InvalidDuration, parse_duration, parse_moment
+from waitpoints.core.validation import clean_tags
 from waitpoints.errors import InvalidInput
 from waitpoints.models import CompletionVia, Environment, Waitpoint
-from waitpoints.registry import Task, Tasks, task, tasks
-from waitpoints.runs.runtime import WaitResult
-from waitpoints.selectors import MAX_PAGE_SIZE, TokenFilters
-from waitpoints.validation import clean_tags
+from waitpoints.notifications.emails import approval_emails_send
+from waitpoints.runs.runtime import calls
+from waitpoints.runs.runtime.context import current_run, require_run
+from waitpoints.runs.runtime.outputs import WaitResult
+from waitpoints.sdk.environments import resolve_environment
+from waitpoints.tokens import public_access, selectors
+from waitpoints.tokens.callbacks import callback_url
+from waitpoints.tokens.selectors import MAX_PAGE_SIZE, TokenFilters
+from waitpoints.tokens.services.complete import token_complete
+from waitpoints.tokens.services.create import token_create
 
 
 def token_from_waitpoint(waitpoint: Waitpoint) -> Token:
     """The API's view of a token (effective status: overdue counts as TIMED_OUT)."""
     return Token(
         id=waitpoint.id,
-        url=services.callback_url(waitpoint),
+        url=callback_url(waitpoint),
         status=waitpoint.current_status,
         completed_at=waitpoint.result_completed_at,
         timeout_at=waitpoint.timeout_at,
@@ -40,13 +42,6 @@ def token_from_waitpoint(waitpoint: Waitpoint) -> Token:
         output=waitpoint.result_output if waitpoint.is_finished else None,
         output_is_error=waitpoint.result_is_error,
     )
-
-
-def resolve_environment(environment: str | Environment | None) -> Environment:
-    if isinstance(environment, Environment):
-        return environment
-    slug = environment or settings.WAITPOINTS_DEFAULT_ENVIRONMENT
-    return services.environment_get_or_create(slug=slug)
 
 
 def token_id_of(token: str | CreatedToken | Token) -> str:
@@ -68,14 +63,12 @@ class Wait:
         context: Any = None,
         environment: str | Environment | None = None,
     ) -> CreatedToken:
-        from waitpoints.runs import runtime
-
         context_value = context
 
-        run_context = runtime.current_run()
+        run_context = current_run()
         if run_context is not None:
             # Journaled: a replay returns this same token instead of creating another.
-            recorded = runtime.create_token(
+            recorded = calls.create_token(
                 run_context,
                 timeout=timeout,
                 idempotency_key=idempotency_key,
@@ -85,7 +78,7 @@ class Wait:
                 context=context_value,
             )
             return CreatedToken(**recorded)
-        created = services.token_create(
+        created = token_create(
             environment=resolve_environment(environment),
             timeout=timeout,
             idempotency_key=idempotency_key,
@@ -96,9 +89,9 @@ class Wait:
         )
         return CreatedToken(
             id=created.waitpoint.id,
-            url=services.callback_url(created.waitpoint),
+            url=callback_url(created.waitpoint),
             is_cached=created.is_cached,
-            public_access_token=public_tokens.issue(created.waitpoint),
+            public_access_token=public_access.issue(created.waitpoint),
         )
 
     def complete_token(
@@ -109,7 +102,7 @@ class Wait:
         environment: str | Environment | None = None,
     ) -> bool:
         """Complete a token; False when it was already finished (nothing changed)."""
-        completion = services.token_complete(
+        completion = token_complete(
             environment=resolve_environment(environment),
             token_id=token_id_of(token),
             data=data,
@@ -144,7 +137,7 @@ class Wait:
         waitpoint = selectors.token_get(
             environment=resolve_environment(environment), token_id=token_id_of(token)
         )
-        return services.token_send_approval_emails(
+        return approval_emails_send(
             waitpoint=waitpoint, to=to, subject=subject, message=message, sent_by="sdk"
         )
 
@@ -184,32 +177,26 @@ class Wait:
         and no worker is held; completion or timeout resumes it (by replay) right here.
         `output_type` (a dataclass, TypedDict or type) checks and converts the output.
         """
-        from waitpoints.runs import runtime
-
-        run_context = runtime._require_run("for_token")
-        return runtime.for_token(run_context, token_id_of(token), output_type=output_type)
+        run_context = require_run("for_token")
+        return calls.for_token(run_context, token_id_of(token), output_type=output_type)
 
     def step(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a side effect once per run and journal its JSON result; replays return that.
 
         Outside a run it simply calls `fn(*args, **kwargs)`.
         """
-        from waitpoints.runs import runtime
-
-        run_context = runtime.current_run()
+        run_context = current_run()
         if run_context is None:
             return fn(*args, **kwargs)
-        return runtime.step(run_context, name, fn, args, kwargs)
+        return calls.step(run_context, name, fn, args, kwargs)
 
     def heartbeat(self) -> None:
         """Renew the run's lease from long-running code between durable calls, so the
         stalled-run sweeper does not take the run over. Stops the run (like any durable call)
         if it was canceled or taken over meanwhile. Outside a run it does nothing."""
-        from waitpoints.runs import runtime
-
-        run_context = runtime.current_run()
+        run_context = current_run()
         if run_context is not None:
-            runtime.heartbeat(run_context)
+            calls.heartbeat(run_context)
 
     def for_(
         self,
@@ -222,9 +209,7 @@ class Wait:
         weeks: float = 0,
     ) -> None:
         """Durable sleep: `wait.for_(minutes=5)` or `wait.for_("1h30m")`. No worker is held."""
-        from waitpoints.runs import runtime
-
-        run_context = runtime._require_run("for_")
+        run_context = require_run("for_")
         delta = timedelta(seconds=seconds, minutes=minutes, hours=hours, days=days, weeks=weeks)
         if isinstance(duration, timedelta):
             delta += duration
@@ -233,19 +218,15 @@ class Wait:
                 delta += parse_duration(duration)
             except InvalidDuration as exc:
                 raise InvalidInput({"duration": str(exc)}) from None
-        runtime.sleep_for(run_context, delta)
+        calls.sleep_for(run_context, delta)
 
     def until(self, moment: datetime) -> None:
         """Durable sleep until an aware datetime. The first execution's moment is journaled."""
-        from waitpoints.runs import runtime
-
-        run_context = runtime._require_run("until")
-        runtime.sleep_until(run_context, moment)
+        run_context = require_run("until")
+        calls.sleep_until(run_context, moment)
 
 
 def _filters(status, tags, period, from_, to, idempotency_key) -> TokenFilters:
-    from django.utils import timezone
-
     statuses = [status] if isinstance(status, str) else list(status or [])
     filters = TokenFilters(
         statuses=[item.upper() for item in statuses],
@@ -265,5 +246,3 @@ def _filters(status, tags, period, from_, to, idempotency_key) -> TokenFilters:
 
 
 wait = Wait()
-
-__all__ = ["CreatedToken", "Task", "Tasks", "Token", "WaitResult", "task", "tasks", "wait"]

@@ -1,32 +1,22 @@
-"""Reads that filter and paginate waitpoint tokens, shared by the API and the dashboard."""
+"""Reads that filter and paginate waitpoint tokens, shared by the API, the SDK and the dashboard."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from waitpoints.core.ids import WAITPOINT_ID_PREFIX, idempotency_key_hash
 from waitpoints.errors import InvalidInput, NotFound
-from waitpoints.models import (
-    WAITPOINT_ID_PREFIX,
-    ApiKey,
-    Environment,
-    Waitpoint,
-    WaitpointKind,
-    WaitpointStatus,
-    WaitpointTag,
-    idempotency_key_hash,
-)
+from waitpoints.models import Environment, Waitpoint, WaitpointKind, WaitpointStatus, WaitpointTag
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
@@ -41,44 +31,6 @@ class TokenFilters:
     created_from: datetime | None = None
     created_to: datetime | None = None
     id_prefix: str | None = None  # "waitpoint_" may be left out
-
-
-def api_key_for_secret(secret: str) -> ApiKey | None:
-    """The key (with its environment) whose hash matches, revoked or not.
-
-    On PostgreSQL one plain query: it runs on every API request, and loading it through the ORM's
-    join cost a third of a create request's CPU, through a RawQuerySet still a tenth (measured
-    with py-spy, docs/benchmarks.md).
-    """
-    from waitpoints.services import hash_secret
-
-    secret_hash = hash_secret(secret)
-    if connection.vendor != "postgresql":
-        return ApiKey.objects.select_related("environment").filter(secret_hash=secret_hash).first()
-    with connection.cursor() as cursor:
-        cursor.execute(_api_key_with_environment_sql(), [secret_hash])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    # psycopg returns these columns as the fields hold them (no field needs a converter, which
-    # tests/waitpoints/test_create_paths.py checks), so the row goes to the models as it is.
-    split = len(ApiKey._meta.concrete_fields)
-    api_key = ApiKey.from_db(connection.alias, None, row[:split])
-    api_key.environment = Environment.from_db(connection.alias, None, row[split:])
-    return api_key
-
-
-@functools.cache
-def _api_key_with_environment_sql() -> str:
-    # Every column of both tables in field order, so a new field needs no change here.
-    columns = [f"k.{connection.ops.quote_name(f.column)}" for f in ApiKey._meta.concrete_fields]
-    columns += [
-        f"e.{connection.ops.quote_name(f.column)}" for f in Environment._meta.concrete_fields
-    ]
-    return (
-        f"SELECT {', '.join(columns)} FROM {ApiKey._meta.db_table} k "
-        f"JOIN {Environment._meta.db_table} e ON e.id = k.environment_id WHERE k.secret_hash = %s"
-    )
 
 
 def token_get(*, environment: Environment | None, token_id: str) -> Waitpoint:

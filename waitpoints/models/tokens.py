@@ -1,13 +1,7 @@
-"""Tables of the domain: environments, API keys, waitpoints and their tags, runs, audit events.
-
-Models hold fields, constraints and small derived properties; every write goes through
-`waitpoints.services` (or `waitpoints.runs.services` for runs).
-"""
+"""Waitpoints (tokens and durable sleeps), their tags and their audit trail."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,60 +9,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-
-def new_id(prefix: str) -> str:
-    # 20 url-safe bytes -> 27 characters: far above the design's 20-character floor.
-    return f"{prefix}_{secrets.token_urlsafe(20)}"
-
-
-WAITPOINT_ID_PREFIX = "waitpoint_"
-
-
-def new_waitpoint_id() -> str:
-    return new_id(WAITPOINT_ID_PREFIX.rstrip("_"))
-
-
-def new_run_id() -> str:
-    return new_id("run")
-
-
-def idempotency_key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def new_signing_secret() -> str:
-    return secrets.token_urlsafe(32)
-
-
-class Environment(models.Model):
-    slug = models.SlugField(max_length=64, unique=True)
-    name = models.CharField(max_length=200)
-    # Signs callback URL hashes and public access tokens of this environment only.
-    signing_secret = models.CharField(max_length=128, default=new_signing_secret, editable=False)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    def __str__(self) -> str:
-        return self.slug
-
-
-class ApiKey(models.Model):
-    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="api_keys")
-    name = models.CharField(max_length=200, blank=True)
-    prefix = models.CharField(max_length=40, help_text="Shown in the UI to recognise the key.")
-    secret_hash = models.CharField(max_length=64, unique=True, editable=False)
-    created_at = models.DateTimeField(default=timezone.now)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        verbose_name = "API key"
-
-    def __str__(self) -> str:
-        return f"{self.prefix}… ({self.environment.slug})"
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
+from waitpoints.core.ids import new_waitpoint_id
+from waitpoints.models.environments import Environment
 
 
 class WaitpointKind(models.TextChoices):
@@ -167,7 +109,7 @@ class Waitpoint(models.Model):
         return self.id
 
     # A WAITING row past its deadline is timed out for every reader, even before the
-    # sweeper has marked it (DESIGN §6).
+    # sweeper has marked it (docs/architecture.md, "Deadlines").
     def is_overdue(self, now: datetime | None = None) -> bool:
         return self.status == WaitpointStatus.WAITING and self.timeout_at <= (now or timezone.now())
 
@@ -198,6 +140,17 @@ class Waitpoint(models.Model):
     @property
     def tag_names(self) -> list[str]:
         return [tag.name for tag in self.tags.all()]
+
+    def mark_inserted(self, *, tag_names: list[str]) -> None:
+        """This instance's row (and these tags) were just inserted: it is a stored row now, and
+        its tags render without a query (a create's response lists them)."""
+        self._state.adding = False
+        self._prefetched_objects_cache = {
+            "tags": [
+                WaitpointTag(waitpoint=self, name=name, position=position)
+                for position, name in enumerate(tag_names)
+            ]
+        }
 
 
 class WaitpointTag(models.Model):
@@ -255,107 +208,3 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.waitpoint_id} by {self.actor}"
-
-
-class RunStatus(models.TextChoices):
-    QUEUED = "QUEUED"
-    EXECUTING = "EXECUTING"
-    WAITING = "WAITING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELED = "CANCELED"
-
-
-class Run(models.Model):
-    id = models.CharField(primary_key=True, max_length=64, default=new_run_id, editable=False)
-    # Indexed by run_env_status_idx (environment, status, created_at).
-    environment = models.ForeignKey(
-        Environment, on_delete=models.CASCADE, related_name="runs", db_index=False
-    )
-    task_id = models.CharField(max_length=200)
-    payload = models.JSONField(null=True, blank=True)
-    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
-    output = models.JSONField(null=True, blank=True)
-    error = models.JSONField(null=True, blank=True)
-    attempt_count = models.PositiveIntegerField(default=0)
-    idempotency_key = models.CharField(max_length=2048, null=True, blank=True)  # noqa: DJ001 (NULL: no key given)
-    tags = models.JSONField(default=list, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    # When an EXECUTING/QUEUED run counts as stalled and gets re-enqueued.
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
-    # When to retry a failed attempt (backoff); null when not waiting for a retry.
-    retry_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [
-            models.Index(
-                fields=["environment", "status", "-created_at"], name="run_env_status_idx"
-            ),
-            models.Index(
-                fields=["lease_expires_at"],
-                name="run_lease_idx",
-                condition=Q(status__in=["QUEUED", "EXECUTING"]),
-            ),
-        ]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["environment", "task_id", "idempotency_key"],
-                condition=Q(idempotency_key__isnull=False),
-                name="run_unique_idempotency_key",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.id
-
-
-class RunJournalEntry(models.Model):
-    """One durable call a run made, by sequence number; replays read their results from here."""
-
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="journal")
-    sequence = models.PositiveIntegerField()
-    kind = models.CharField(max_length=32)
-    name = models.CharField(max_length=200, blank=True)
-    result = models.JSONField(null=True, blank=True)
-    waitpoint = models.ForeignKey(
-        Waitpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["run", "sequence"]
-        constraints = [
-            models.UniqueConstraint(fields=["run", "sequence"], name="run_journal_unique_sequence"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.run_id}#{self.sequence} {self.kind}"
-
-
-class RunBlock(models.Model):
-    """A run waiting on a waitpoint. `resumed_at` is set once, by whoever wakes the run."""
-
-    # Indexed by run_block_unique (run, waitpoint).
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="blocks", db_index=False)
-    waitpoint = models.ForeignKey(Waitpoint, on_delete=models.CASCADE, related_name="blocks")
-    created_at = models.DateTimeField(default=timezone.now)
-    resumed_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["run", "waitpoint"], name="run_block_unique"),
-        ]
-        indexes = [
-            models.Index(
-                fields=["waitpoint"],
-                name="run_block_pending_idx",
-                condition=Q(resumed_at__isnull=True),
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.run_id} ⟂ {self.waitpoint_id}"

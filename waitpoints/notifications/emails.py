@@ -1,4 +1,4 @@
-"""Emailed one-click approval links (DESIGN §8): signing, verifying and sending them.
+"""Emailed one-click approval links: signing, verifying and sending them.
 
 A link is signed for one token, one decision and one recipient, and expires with the token.
 Opening it only shows a confirmation page; the POST from that page decides (mail scanners
@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -21,12 +20,14 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from waitpoints.conf import waitpoints_settings
 from waitpoints.errors import InvalidInput
 from waitpoints.models import AuditEvent, Waitpoint
 
 logger = logging.getLogger(__name__)
 
-# One salt per purpose, so a value signed elsewhere with SECRET_KEY can never pass as a link.
+# One salt per purpose, so a value signed elsewhere with SECRET_KEY can never pass as a link
+# (its old module path, kept: links already sent stay valid).
 APPROVAL_LINK_SALT = "waitpoints.dashboard.approval-link"
 DECISIONS = ("approve", "reject")
 MAX_RECIPIENTS = 20
@@ -88,7 +89,7 @@ def read_approval_link(signed: str, *, now: datetime | None = None) -> ApprovalL
 
 def approval_url(*, waitpoint: Waitpoint, decision: str, recipient: str) -> str:
     signed = sign_approval_link(waitpoint=waitpoint, decision=decision, recipient=recipient)
-    return settings.WAITPOINTS_PUBLIC_URL + reverse("approval-link", args=[signed])
+    return waitpoints_settings.public_url + reverse("approval-link", args=[signed])
 
 
 def clean_recipients(value: object, *, field: str = "to") -> list[str]:

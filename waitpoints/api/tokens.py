@@ -9,7 +9,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from waitpoints import selectors, services
 from waitpoints.api import serializers
 from waitpoints.api.auth import CanCompleteToken
 from waitpoints.api.filters import parse_list_query
@@ -17,6 +16,11 @@ from waitpoints.api.parsers import LenientJSONParser
 from waitpoints.api.schema import error_responses
 from waitpoints.errors import InvalidInput, NotFound
 from waitpoints.models import CompletionVia
+from waitpoints.notifications.emails import approval_emails_send
+from waitpoints.tokens import selectors
+from waitpoints.tokens.callbacks import callback_hash_matches
+from waitpoints.tokens.services.complete import token_complete
+from waitpoints.tokens.services.create import token_create
 
 COMPLETE_MAX_BODY_BYTES = 3 * 1024 * 1024
 
@@ -79,7 +83,7 @@ class TokenListCreateView(APIView):
     )
     def post(self, request):
         fields = _request_object(request, serializers.CreateTokenRequest)
-        created = services.token_create(
+        created = token_create(
             environment=request.user.environment,
             timeout=fields.get("timeout"),
             idempotency_key=fields.get("idempotencyKey"),
@@ -90,7 +94,7 @@ class TokenListCreateView(APIView):
         )
         if fields.get("notify") and not created.is_cached:
             # The token exists either way: a failing mail server must not turn this into an error.
-            services.token_send_approval_emails(
+            approval_emails_send(
                 waitpoint=created.waitpoint,
                 to=fields["notify"],
                 sent_by=request.user.actor,
@@ -123,7 +127,7 @@ class TokenCompleteView(APIView):
     )
     def post(self, request, token_id: str):
         fields = _request_object(request, serializers.CompleteTokenRequest)
-        services.token_complete(
+        token_complete(
             environment=request.user.environment,
             token_id=token_id,
             data=fields.get("data"),
@@ -153,10 +157,10 @@ class TokenCallbackView(APIView):
             waitpoint = selectors.token_get(environment=None, token_id=token_id)
         except NotFound:
             waitpoint = None
-        if waitpoint is None or not services.callback_hash_matches(waitpoint, callback_hash):
+        if waitpoint is None or not callback_hash_matches(waitpoint, callback_hash):
             # Same answer for an unknown id and a wrong hash: the URL leaks nothing.
             raise InvalidCallbackHash()
-        services.token_complete(
+        token_complete(
             environment=waitpoint.environment,
             token_id=token_id,
             data=request.data,

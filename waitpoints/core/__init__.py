@@ -1,0 +1,1 @@
+"""Plain building blocks with no knowledge of the domain's tables: ids, durations, validation."""

@@ -1,0 +1,1 @@
+"""Telling people a token waits for them: approval emails with signed one-click links."""

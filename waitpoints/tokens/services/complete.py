@@ -1,0 +1,140 @@
+"""Completing a token, and a reviewer's forced timeout: exactly one finisher wins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from waitpoints.core import database
+from waitpoints.core.validation import clean_json
+from waitpoints.errors import NotFound
+from waitpoints.models import (
+    AuditEvent,
+    CompletionVia,
+    Environment,
+    Waitpoint,
+    WaitpointKind,
+    WaitpointStatus,
+)
+from waitpoints.tokens import sql
+from waitpoints.tokens.services.expiry import finish_due
+from waitpoints.wakeups import services as wakeups
+
+
+class Completion:
+    """The outcome of a completion attempt. `won` is False when the waitpoint was already
+    finished (completed or timed out) by someone else. The waitpoint is loaded on first use
+    when the completing statement did not need it (the API never asks for it)."""
+
+    def __init__(self, waitpoint: Waitpoint | None, *, won: bool, waitpoint_id: str = "") -> None:
+        self._waitpoint = waitpoint
+        self.waitpoint_id = waitpoint.id if waitpoint is not None else waitpoint_id
+        self.won = won
+
+    @property
+    def waitpoint(self) -> Waitpoint:
+        if self._waitpoint is None:
+            self._waitpoint = (
+                Waitpoint.objects.select_related("environment")
+                .prefetch_related("tags")
+                .get(id=self.waitpoint_id)
+            )
+        return self._waitpoint
+
+
+def token_complete(
+    *,
+    environment: Environment,
+    token_id: str,
+    data: Any,
+    via: CompletionVia | str,
+    actor: str,
+) -> Completion:
+    """Complete a WAITING token; a finished one is left as it is (no-op, `won=False`).
+
+    The row lock makes one completer win; a token past its deadline is timed out instead,
+    so a late completion can never beat the timeout.
+    """
+    data = clean_json(data, field="data")
+    with transaction.atomic():
+        now = timezone.now()
+        if database.postgresql() and sql.complete_if_waiting(
+            environment_id=environment.pk,
+            token_id=token_id,
+            data=data,
+            via=via,
+            actor=actor,
+            now=now,
+        ):
+            wakeups.wake_runs_blocked_on([token_id])
+            return Completion(None, won=True, waitpoint_id=token_id)
+        # Not completed above (unknown, finished or overdue), or not PostgreSQL: decide under lock.
+        waitpoint = _lock_token(environment, token_id)
+        if waitpoint.status != WaitpointStatus.WAITING:
+            return Completion(waitpoint, won=False)
+        if waitpoint.timeout_at <= now:
+            finish_due([waitpoint.id], now=now)
+            waitpoint.refresh_from_db()
+            return Completion(waitpoint, won=False)
+        waitpoint.status = WaitpointStatus.COMPLETED
+        waitpoint.output = data
+        waitpoint.output_is_error = False
+        waitpoint.completed_at = now
+        waitpoint.completed_via = via
+        waitpoint.completed_by = actor
+        waitpoint.save(
+            update_fields=[
+                "status",
+                "output",
+                "output_is_error",
+                "completed_at",
+                "completed_via",
+                "completed_by",
+            ]
+        )
+        AuditEvent.objects.create(
+            waitpoint=waitpoint,
+            action=AuditEvent.Action.COMPLETED,
+            via=via,
+            actor=actor,
+            data=data,
+            created_at=now,
+        )
+        wakeups.wake_runs_blocked_on([waitpoint.id])
+    return Completion(waitpoint, won=True)
+
+
+def token_force_timeout(*, environment: Environment, token_id: str, actor: str) -> Completion:
+    """A reviewer's "Force timeout": the token times out now, as if its deadline had passed."""
+    with transaction.atomic():
+        waitpoint = _lock_token(environment, token_id)
+        if waitpoint.status != WaitpointStatus.WAITING:
+            return Completion(waitpoint, won=False)
+        now = timezone.now()
+        already_due = waitpoint.timeout_at <= now
+        if not already_due:
+            Waitpoint.objects.filter(pk=waitpoint.pk).update(timeout_at=now)
+        finish_due([waitpoint.id], now=now)
+        if not already_due:
+            AuditEvent.objects.create(
+                waitpoint=waitpoint,
+                action=AuditEvent.Action.FORCED_TIMEOUT,
+                via=CompletionVia.DASHBOARD,
+                actor=actor,
+                created_at=now,
+            )
+        waitpoint.refresh_from_db()
+    return Completion(waitpoint, won=not already_due)
+
+
+def _lock_token(environment: Environment, token_id: str) -> Waitpoint:
+    waitpoint = (
+        Waitpoint.objects.select_for_update()
+        .filter(environment=environment, id=token_id, kind=WaitpointKind.MANUAL)
+        .first()
+    )
+    if waitpoint is None:
+        raise NotFound(f"Waitpoint token {token_id!r} not found")
+    return waitpoint

@@ -1,0 +1,182 @@
+"""Creating tokens (with idempotency keys) and durable sleeps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from waitpoints.conf import waitpoints_settings
+from waitpoints.core import database
+from waitpoints.core.durations import InvalidDuration, parse_duration, resolve_timeout
+from waitpoints.core.ids import idempotency_key_hash
+from waitpoints.core.validation import (
+    MAX_IDEMPOTENCY_KEY_LENGTH,
+    MAX_TITLE_LENGTH,
+    clean_json,
+    clean_tags,
+    clean_text,
+)
+from waitpoints.errors import InvalidInput
+from waitpoints.models import Environment, Waitpoint, WaitpointKind, WaitpointTag
+from waitpoints.tokens import sql
+
+DEFAULT_IDEMPOTENCY_KEY_TTL = "1h"
+
+
+@dataclass(frozen=True)
+class CreatedToken:
+    waitpoint: Waitpoint
+    is_cached: bool
+
+
+def token_create(
+    *,
+    environment: Environment,
+    timeout: str | datetime | None = None,
+    idempotency_key: str | None = None,
+    idempotency_key_ttl: str | None = None,
+    tags: str | list[str] | None = None,
+    title: str = "",
+    context: Any = None,
+    now: datetime | None = None,
+) -> CreatedToken:
+    """Create a MANUAL waitpoint, or return the live one holding `idempotency_key`."""
+    now = now or timezone.now()
+    fields = _clean_create_fields(
+        timeout=timeout,
+        idempotency_key=idempotency_key,
+        idempotency_key_ttl=idempotency_key_ttl,
+        tags=tags,
+        title=title,
+        context=context,
+        now=now,
+    )
+    if fields["idempotency_key"] is None:
+        return CreatedToken(_insert_token(environment, fields, now), is_cached=False)
+
+    with transaction.atomic():
+        key = fields["idempotency_key"]
+        # A key whose TTL has passed is released, so this create gets a new token.
+        Waitpoint.objects.filter(
+            environment=environment,
+            idempotency_key_hash=idempotency_key_hash(key),
+            idempotency_key_active=True,
+            idempotency_key_expires_at__lte=now,
+        ).update(idempotency_key_active=False)
+        existing = _live_token_with_key(environment, key)
+        if existing is not None:
+            return CreatedToken(existing, is_cached=True)
+        try:
+            with transaction.atomic():
+                return CreatedToken(_insert_token(environment, fields, now), is_cached=False)
+        except IntegrityError:
+            # A concurrent create with the same key committed first: its token is the answer.
+            existing = _live_token_with_key(environment, key)
+            if existing is None:
+                raise
+            return CreatedToken(existing, is_cached=True)
+
+
+def _live_token_with_key(environment: Environment, key: str) -> Waitpoint | None:
+    return (
+        Waitpoint.objects.filter(
+            environment=environment,
+            idempotency_key_hash=idempotency_key_hash(key),
+            idempotency_key_active=True,
+        )
+        .select_related("environment")
+        .prefetch_related("tags")
+        .first()
+    )
+
+
+def _clean_create_fields(
+    *,
+    timeout: str | datetime | None,
+    idempotency_key: str | None,
+    idempotency_key_ttl: str | None,
+    tags: Any,
+    title: str,
+    context: Any,
+    now: datetime,
+) -> dict[str, Any]:
+    details: dict[str, str] = {}
+    fields: dict[str, Any] = {"idempotency_key": None, "idempotency_key_expires_at": None}
+
+    def check(field: str, clean):  # collects every bad field, not just the first
+        try:
+            return clean()
+        except InvalidInput as exc:
+            details.update(exc.details)
+        except InvalidDuration as exc:
+            details[field] = str(exc)
+
+    fields["timeout_at"] = check(
+        "timeout",
+        lambda: resolve_timeout(
+            timeout if timeout is not None else waitpoints_settings.default_timeout, now=now
+        ),
+    )
+    if idempotency_key is not None:
+        fields["idempotency_key"] = check(
+            "idempotencyKey",
+            lambda: clean_text(
+                idempotency_key, field="idempotencyKey", max_length=MAX_IDEMPOTENCY_KEY_LENGTH
+            ),
+        )
+        ttl = check(
+            "idempotencyKeyTTL",
+            lambda: parse_duration(idempotency_key_ttl or DEFAULT_IDEMPOTENCY_KEY_TTL),
+        )
+        if ttl is not None:
+            fields["idempotency_key_expires_at"] = now + ttl
+    elif idempotency_key_ttl is not None:
+        check("idempotencyKeyTTL", lambda: parse_duration(idempotency_key_ttl))
+    fields["tags"] = check("tags", lambda: clean_tags(tags)) or []
+    fields["title"] = check(
+        "title",
+        lambda: clean_text(
+            title or "", field="title", max_length=MAX_TITLE_LENGTH, allow_empty=True
+        ),
+    )
+    fields["context"] = check("context", lambda: clean_json(context, field="context"))
+    if details:
+        raise InvalidInput(details)
+    return fields
+
+
+def _insert_token(environment: Environment, fields: dict[str, Any], now: datetime) -> Waitpoint:
+    tags, key = fields["tags"], fields["idempotency_key"]
+    waitpoint = Waitpoint(
+        environment=environment,
+        kind=WaitpointKind.MANUAL,
+        timeout_at=fields["timeout_at"],
+        idempotency_key=key,
+        idempotency_key_hash=idempotency_key_hash(key) if key is not None else None,
+        idempotency_key_expires_at=fields["idempotency_key_expires_at"],
+        title=fields["title"] or "",
+        context=fields["context"],
+        created_at=now,
+    )
+    if database.postgresql():
+        sql.insert_token(waitpoint, tags)
+    else:
+        with transaction.atomic():
+            waitpoint.save(force_insert=True)
+            WaitpointTag.objects.bulk_create(
+                WaitpointTag(waitpoint=waitpoint, environment=environment, name=name, position=i)
+                for i, name in enumerate(tags)
+            )
+    waitpoint.mark_inserted(tag_names=tags)
+    return waitpoint
+
+
+def sleep_create(*, environment: Environment, until: datetime) -> Waitpoint:
+    """A DATETIME waitpoint (a run's durable sleep): the sweeper completes it when due."""
+    return Waitpoint.objects.create(
+        environment=environment, kind=WaitpointKind.DATETIME, timeout_at=until
+    )

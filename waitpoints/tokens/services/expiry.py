@@ -1,0 +1,72 @@
+"""Deadlines: the sweep that times out due tokens and completes due sleeps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from waitpoints.conf import waitpoints_settings
+from waitpoints.core import database
+from waitpoints.models import AuditEvent, CompletionVia, Waitpoint, WaitpointKind, WaitpointStatus
+from waitpoints.tokens import sql
+from waitpoints.wakeups import services as wakeups
+
+
+def waitpoints_sweep_due(*, now: datetime | None = None, batch_size: int | None = None) -> int:
+    """Finish every WAITING waitpoint past its deadline; returns how many.
+
+    Tokens time out, durable sleeps complete. Each batch is claimed with SKIP LOCKED, so
+    several sweepers (and completers holding a row) never block each other.
+    """
+    batch_size = batch_size or waitpoints_settings.sweep_batch_size
+    finished = 0
+    while True:
+        now_for_batch = now or timezone.now()
+        with transaction.atomic():
+            if database.postgresql():
+                due_ids = sql.finish_due_batch(now=now_for_batch, limit=batch_size)
+                wakeups.wake_runs_blocked_on(due_ids)
+            else:
+                due_ids = list(
+                    Waitpoint.objects.select_for_update(skip_locked=True)
+                    .filter(status=WaitpointStatus.WAITING, timeout_at__lte=now_for_batch)
+                    .order_by("timeout_at")
+                    .values_list("id", flat=True)[:batch_size]
+                )
+                if due_ids:
+                    finish_due(due_ids, now=now_for_batch)
+        finished += len(due_ids)
+        if len(due_ids) < batch_size:
+            return finished
+
+
+def finish_due(waitpoint_ids: list[str], *, now: datetime) -> None:
+    """Mark locked, due waitpoints finished and wake their runs (caller holds the locks)."""
+    due = Waitpoint.objects.filter(id__in=waitpoint_ids, status=WaitpointStatus.WAITING)
+    token_ids = list(due.filter(kind=WaitpointKind.MANUAL).values_list("id", flat=True))
+    # The timeout error itself is derived from timeout_at (Waitpoint.result_output), and so is
+    # completed_at: readers saw the token finish at its deadline, however late the sweeper is.
+    Waitpoint.objects.filter(id__in=token_ids).update(
+        status=WaitpointStatus.TIMED_OUT,
+        output=None,
+        output_is_error=True,
+        completed_at=F("timeout_at"),
+        completed_via=CompletionVia.TIMEOUT,
+        completed_by="",
+    )
+    due.filter(kind=WaitpointKind.DATETIME).update(
+        status=WaitpointStatus.COMPLETED, completed_at=now, completed_via=CompletionVia.TIMEOUT
+    )
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            waitpoint_id=token_id,
+            action=AuditEvent.Action.TIMED_OUT,
+            via=CompletionVia.TIMEOUT,
+            created_at=now,
+        )
+        for token_id in token_ids
+    )
+    wakeups.wake_runs_blocked_on(waitpoint_ids)

@@ -1,0 +1,130 @@
+"""PostgreSQL fast paths of the token services (docs/architecture.md, "Fast paths").
+
+Each function here does in one statement what its portable twin (named in its docstring) does
+through the ORM; the services choose by `connection.vendor`, and the SQLite test run executes
+every twin.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+
+from waitpoints.models import AuditEvent, Waitpoint, WaitpointTag
+
+
+def insert_token(waitpoint: Waitpoint, tags: list[str]) -> None:
+    """The token row and its tag rows in one INSERT statement: atomic without BEGIN/COMMIT.
+
+    Portable twin: `save()` and `bulk_create()` in a transaction (`services.create`).
+
+    Creating is the API's hottest write; the ORM's two INSERTs in a transaction cost four
+    round trips and most of the request's CPU, keeping create below half the throughput of a
+    bare one-INSERT endpoint (docs/benchmarks.md, P1). Columns come from the model, so a new
+    field needs no change here.
+    """
+    params = [
+        field.get_db_prep_save(getattr(waitpoint, field.attname), connection)
+        for field in Waitpoint._meta.concrete_fields
+    ]
+    if tags:
+        params += [waitpoint.environment_id, tags]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_token_sql(with_tags=bool(tags)), params)
+
+
+@functools.cache
+def _insert_token_sql(*, with_tags: bool) -> str:
+    fields = Waitpoint._meta.concrete_fields
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {Waitpoint._meta.db_table} ({columns}) VALUES ({placeholders})"
+    if not with_tags:
+        return sql
+    return (
+        f"WITH waitpoint AS ({sql} RETURNING id) "
+        f"INSERT INTO {WaitpointTag._meta.db_table} (waitpoint_id, environment_id, name, position) "
+        "SELECT waitpoint.id, %s, tag.name, tag.position - 1 "
+        "FROM waitpoint, unnest(%s::text[]) WITH ORDINALITY AS tag(name, position)"
+    )
+
+
+# The conditional UPDATE is the lock and the check at once: PostgreSQL re-evaluates the WHERE
+# clause on the latest row version after waiting for a concurrent writer, so exactly one
+# completer (or the sweeper) matches. Same effect as the locked path of `token_complete`, in one
+# round trip instead of four; completion is on the path of every resumed run
+# (docs/benchmarks.md, P2).
+_COMPLETE_IF_WAITING_SQL = f"""
+WITH completed AS (
+    UPDATE {Waitpoint._meta.db_table}
+    SET status = 'COMPLETED', output = %(output)s, output_is_error = false,
+        completed_at = %(now)s, completed_via = %(via)s, completed_by = %(actor)s
+    WHERE id = %(id)s AND environment_id = %(environment_id)s AND kind = 'MANUAL'
+      AND status = 'WAITING' AND timeout_at > %(now)s
+    RETURNING id
+), audited AS (
+    INSERT INTO {AuditEvent._meta.db_table} (waitpoint_id, action, via, actor, data, created_at)
+    SELECT id, 'completed', %(via)s, %(actor)s, %(output)s, %(now)s FROM completed
+)
+SELECT count(*) FROM completed
+"""
+
+
+def complete_if_waiting(
+    *, environment_id: int, token_id: str, data: Any, via: str, actor: str, now: datetime
+) -> bool:
+    """Complete and audit a WAITING, not overdue token; False when it is not one (unknown,
+    finished or overdue: the caller then decides under the row lock, the portable twin)."""
+    output = Waitpoint._meta.get_field("output").get_db_prep_save(data, connection)
+    params = {
+        "id": token_id,
+        "environment_id": environment_id,
+        "output": output,
+        "now": now,
+        "via": str(via),
+        "actor": actor,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_COMPLETE_IF_WAITING_SQL, params)
+        return cursor.fetchone()[0] == 1
+
+
+# The same changes as `expiry.finish_due`, as one statement: claiming, finishing and auditing a
+# batch through the ORM took several round trips and a Python object per audit row, and a mass
+# expiry of 100,000 tokens took 13 s instead of the 10 s goal (docs/benchmarks.md, P4). The
+# claimed ids are handed over as an array, so the UPDATE finds them through the primary key;
+# joining a CTE of them instead got a hash join over the whole table, once per batch.
+_FINISH_DUE_BATCH_SQL = f"""
+WITH finished AS (
+    UPDATE {Waitpoint._meta.db_table} AS waitpoint
+    SET status = CASE WHEN waitpoint.kind = 'MANUAL' THEN 'TIMED_OUT' ELSE 'COMPLETED' END,
+        output = NULL,
+        output_is_error = (waitpoint.kind = 'MANUAL'),
+        completed_at = CASE WHEN waitpoint.kind = 'MANUAL' THEN waitpoint.timeout_at ELSE %(now)s END,
+        completed_via = 'timeout',
+        completed_by = ''
+    WHERE waitpoint.id = ANY(ARRAY(
+        SELECT id FROM {Waitpoint._meta.db_table}
+        WHERE status = 'WAITING' AND timeout_at <= %(now)s
+        ORDER BY timeout_at LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    ))
+    RETURNING waitpoint.id, waitpoint.kind
+), audited AS (
+    INSERT INTO {AuditEvent._meta.db_table} (waitpoint_id, action, via, actor, created_at)
+    SELECT id, 'timed_out', 'timeout', '', %(now)s FROM finished WHERE kind = 'MANUAL'
+)
+SELECT id FROM finished
+"""
+
+
+def finish_due_batch(*, now: datetime, limit: int) -> list[str]:
+    """Claim (SKIP LOCKED), finish and audit up to `limit` due waitpoints; their ids.
+
+    Portable twin: `select_for_update(skip_locked=True)` then `expiry.finish_due`."""
+    with connection.cursor() as cursor:
+        cursor.execute(_FINISH_DUE_BATCH_SQL, {"now": now, "limit": limit})
+        return [row[0] for row in cursor.fetchall()]
