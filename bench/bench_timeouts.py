@@ -118,8 +118,9 @@ def mass_expiry(db_url: str, count: int) -> dict[str, float]:
         conn.execute("ANALYZE")
     time.sleep(1.2)
     script = (
-        "import time; from waitpoints import services; started = time.perf_counter(); "
-        "n = services.waitpoints_sweep_due(); print(n, time.perf_counter() - started)"
+        "import time; from waitpoints.tokens.services.expiry import waitpoints_sweep_due; "
+        "started = time.perf_counter(); "
+        "n = waitpoints_sweep_due(); print(n, time.perf_counter() - started)"
     )
     out = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", script],
