@@ -154,6 +154,9 @@ EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Seconds per SMTP operation: a mail server that accepts and never answers fails the send
+# (the email task retries it) instead of holding a worker forever.
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "waitpoints@localhost")
 
 # --- REST API ---
@@ -184,6 +187,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "WaitpointStatusEnum": "waitpoints.models.WaitpointStatus",
         "RunStatusEnum": "waitpoints.models.RunStatus",
+        "ErrorCodeEnum": "waitpoints.api.serializers.API_ERROR_CODES",
     },
 }
 CORS_URLS_REGEX = r"^/api/v1/waitpoints/tokens/[^/]+/complete/?$"

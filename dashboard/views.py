@@ -307,11 +307,12 @@ def approval_link(request: HttpRequest, signed: str) -> HttpResponse:
     """GET/HEAD only show the token and one confirm button; the POST decides."""
     try:
         link = emails.read_approval_link(signed)
-    except emails.LinkInvalid:
-        return _link_page(request, {"state": "invalid"}, status=400)
+    except emails.LinkInvalid as invalid:
+        return _link_page(request, {"state": "invalid"}, status=invalid.code.status)
     except emails.LinkExpired as expired:
         token = _token_or_none(expired.link.token_id)
-        return _link_page(request, {"state": "expired", "token": token}, status=410)
+        context = {"state": "expired", "token": token}
+        return _link_page(request, context, status=expired.code.status)
     token = _token_or_none(link.token_id)
     if token is None:
         return _link_page(request, {"state": "invalid"}, status=404)

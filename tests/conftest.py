@@ -5,9 +5,12 @@ import uuid
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
+from django.test import Client
 from rest_framework.test import APIClient
 
 from tests import factories, processes
+from tests.helpers import TOKENS, reviewers_group
 from waitpoints.environments.services import api_key_create
 
 
@@ -60,6 +63,47 @@ def other_api(other_secret_key):
 @pytest.fixture
 def anonymous_api():
     return _client(None)
+
+
+@pytest.fixture
+def create_token(api):
+    """POST a token with `api` (or another client) and return the 200 body."""
+
+    def create(client=None, **body):
+        response = (client or api).post(TOKENS, body, format="json")
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    return create
+
+
+# --- Dashboard users: a reviewer (in the "Reviewers" group) and a read-only viewer ---------------
+
+
+@pytest.fixture
+def reviewer(db):
+    user = User.objects.create_user("alice", password="pw-alice-123")
+    user.groups.add(reviewers_group())
+    return user
+
+
+@pytest.fixture
+def viewer(db):
+    return User.objects.create_user("victor", password="pw-victor-123")
+
+
+@pytest.fixture
+def reviewer_client(reviewer):
+    client = Client()
+    client.force_login(reviewer)
+    return client
+
+
+@pytest.fixture
+def viewer_client(viewer):
+    client = Client()
+    client.force_login(viewer)
+    return client
 
 
 @pytest.fixture

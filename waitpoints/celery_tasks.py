@@ -8,11 +8,13 @@ the SDK's `tasks`, never this module.
 from __future__ import annotations
 
 import logging
+import smtplib
 
 from celery import shared_task
 from celery.signals import task_postrun, task_prerun
 from django.db import close_old_connections
 
+from waitpoints.notifications.delivery import SEND_APPROVAL_EMAIL_TASK, approval_email_deliver
 from waitpoints.runs.runtime.execute import run_execute
 from waitpoints.runs.services.maintenance import runs_requeue_stalled
 from waitpoints.tokens.services.expiry import waitpoints_sweep_due
@@ -22,6 +24,11 @@ logger = logging.getLogger(__name__)
 
 SWEEP_DUE_WAITPOINTS_TASK = "waitpoints.tasks.sweep_due_waitpoints"
 REQUEUE_STALLED_RUNS_TASK = "waitpoints.tasks.requeue_stalled_runs"
+
+# A mail server that refuses, times out (EMAIL_TIMEOUT) or answers 4xx: retried after jittered
+# waits of at most 30 s, 1, 2, 4, 8 and 10 minutes (a ~25-minute outage), then given up, logged.
+EMAIL_SEND_ERRORS = (smtplib.SMTPException, OSError)
+EMAIL_MAX_RETRIES = 6
 
 
 @task_prerun.connect
@@ -66,3 +73,55 @@ def execute_runs(run_ids: list[str]) -> None:
 def requeue_stalled_runs() -> int:
     """Beat: re-enqueue runs whose lease expired (lost message, or a worker that died mid-run)."""
     return runs_requeue_stalled()
+
+
+@shared_task(
+    name=SEND_APPROVAL_EMAIL_TASK,
+    bind=True,
+    ignore_result=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=EMAIL_SEND_ERRORS,
+    max_retries=EMAIL_MAX_RETRIES,
+    retry_backoff=30,
+    retry_backoff_max=600,
+    retry_jitter=True,
+)
+def send_approval_email(
+    self,
+    waitpoint_id: str,
+    recipient: str,
+    *,
+    subject: str = "",
+    message: str = "",
+    sent_by: str = "",
+    delivery: str = "",
+) -> None:
+    """One recipient's approval email (queued on commit by `notifications.delivery`).
+
+    A failed send is logged and retried; a redelivered message that was already sent, or a
+    token finished meanwhile, sends nothing.
+    """
+    try:
+        approval_email_deliver(
+            waitpoint_id=waitpoint_id,
+            recipient=recipient,
+            subject=subject,
+            message=message,
+            sent_by=sent_by,
+            delivery=delivery,
+        )
+    except EMAIL_SEND_ERRORS as exc:
+        attempt = self.request.retries + 1
+        final = attempt > self.max_retries
+        logger.log(
+            logging.ERROR if final else logging.WARNING,
+            "Approval email for %s to %s failed (attempt %d of %d%s): %r",
+            waitpoint_id,
+            recipient,
+            attempt,
+            self.max_retries + 1,
+            ", giving up" if final else ", will retry",
+            exc,
+        )
+        raise

@@ -10,7 +10,8 @@
 
 It needs only `requests` (Django is not imported). Results are the SDK's dataclasses
 (`CreatedToken`, `Token`); every error response raises `ApiError` with the HTTP status, the
-server's message, its per-field `details` and the request id to quote in a support ticket.
+server's message, its stable `code` (e.g. "invalid_input", "not_found": match on this, not on
+the message), its per-field `details` and the request id to quote in a support ticket.
 """
 
 from __future__ import annotations
@@ -89,7 +90,12 @@ class TokenPage:
 
 
 class ApiError(Exception):
-    """An error response: `status_code`, the server's `message`, and `details` per field."""
+    """An error response: `status_code`, the server's `message`, and `details` per field.
+
+    `code` is the body's stable error code (the README's error table lists them, e.g.
+    "invalid_api_key", "not_found", "invalid_input", "database_unavailable"); it is None when
+    the answer was not the API's JSON (a proxy's error page, an unreachable server's 502).
+    """
 
     def __init__(
         self,
@@ -97,12 +103,14 @@ class ApiError(Exception):
         message: str,
         details: dict[str, str] | None = None,
         request_id: str | None = None,
+        code: str | None = None,
     ) -> None:
         super().__init__(status_code, message)
         self.status_code = status_code
         self.message = message
         self.details = details or {}
         self.request_id = request_id
+        self.code = code
 
     def __str__(self) -> str:
         text = f"HTTP {self.status_code}: {self.message}"
@@ -296,7 +304,8 @@ def _error_from(response: requests.Response, body: Any) -> ApiError:
     request_id = response.headers.get("X-Request-ID")
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         details = body.get("details") if isinstance(body.get("details"), dict) else {}
-        return ApiError(response.status_code, body["error"], details, request_id)
+        code = body.get("code") if isinstance(body.get("code"), str) else None
+        return ApiError(response.status_code, body["error"], details, request_id, code)
     text = response.text.strip()[:200] or response.reason or "no response body"
     if response.status_code < 400:
         text = f"unexpected response (not a JSON object): {text}"

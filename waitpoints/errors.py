@@ -1,8 +1,90 @@
-"""Domain errors raised by services and selectors; the API maps each to one HTTP status."""
+"""Domain errors raised by services and selectors, and the stable error codes of the API.
+
+Every error body the API sends is `{"error": message, "code": ErrorCode, "details"?: {...}}`;
+each code is answered with exactly one HTTP status (`ErrorCode.status`).
+"""
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """The machine-readable `code` of an error body. Values are stable: clients match on them."""
+
+    MALFORMED_JSON = "malformed_json"
+    INVALID_APPROVAL_LINK = "invalid_approval_link"  # the dashboard's emailed links
+    AUTHENTICATION_REQUIRED = "authentication_required"
+    MALFORMED_AUTHORIZATION = "malformed_authorization"
+    INVALID_API_KEY = "invalid_api_key"
+    API_KEY_REVOKED = "api_key_revoked"
+    INVALID_PUBLIC_ACCESS_TOKEN = "invalid_public_access_token"
+    PUBLIC_ACCESS_TOKEN_EXPIRED = "public_access_token_expired"
+    INVALID_CALLBACK_HASH = "invalid_callback_hash"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_FOUND = "not_found"
+    ENDPOINT_NOT_FOUND = "endpoint_not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    NOT_ACCEPTABLE = "not_acceptable"
+    APPROVAL_LINK_EXPIRED = "approval_link_expired"  # the dashboard's emailed links
+    LENGTH_REQUIRED = "length_required"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    INVALID_INPUT = "invalid_input"
+    INTERNAL_ERROR = "internal_error"
+    DATABASE_UNAVAILABLE = "database_unavailable"
+
+    @property
+    def status(self) -> int:
+        return _STATUSES[self]
+
+    @classmethod
+    def for_status(cls, status: int) -> "ErrorCode":
+        """The generic code of a status (for errors raised without a code of their own)."""
+        return _GENERIC.get(status, cls.INTERNAL_ERROR)
+
+
+_STATUSES = {
+    ErrorCode.MALFORMED_JSON: 400,
+    ErrorCode.INVALID_APPROVAL_LINK: 400,
+    ErrorCode.AUTHENTICATION_REQUIRED: 401,
+    ErrorCode.MALFORMED_AUTHORIZATION: 401,
+    ErrorCode.INVALID_API_KEY: 401,
+    ErrorCode.API_KEY_REVOKED: 401,
+    ErrorCode.INVALID_PUBLIC_ACCESS_TOKEN: 401,
+    ErrorCode.PUBLIC_ACCESS_TOKEN_EXPIRED: 401,
+    ErrorCode.INVALID_CALLBACK_HASH: 401,
+    ErrorCode.PERMISSION_DENIED: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.ENDPOINT_NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.NOT_ACCEPTABLE: 406,
+    ErrorCode.APPROVAL_LINK_EXPIRED: 410,
+    ErrorCode.LENGTH_REQUIRED: 411,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.INVALID_INPUT: 422,
+    ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.DATABASE_UNAVAILABLE: 503,
+}
+_GENERIC = {
+    400: ErrorCode.MALFORMED_JSON,
+    401: ErrorCode.AUTHENTICATION_REQUIRED,
+    403: ErrorCode.PERMISSION_DENIED,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    406: ErrorCode.NOT_ACCEPTABLE,
+    411: ErrorCode.LENGTH_REQUIRED,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    422: ErrorCode.INVALID_INPUT,
+    503: ErrorCode.DATABASE_UNAVAILABLE,
+}
 
 
 class WaitpointsError(Exception):
-    """Base class of every domain error."""
+    """Base class of every domain error. `code` says how the API answers it.
+
+    An error whose code is a 5xx is a bug or an outage, not an answer: the API lets it become
+    the logged 500.
+    """
+
+    code: ErrorCode = ErrorCode.INTERNAL_ERROR
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -11,6 +93,8 @@ class WaitpointsError(Exception):
 
 class InvalidInput(WaitpointsError):
     """A value that is present but invalid (HTTP 422). `details` names each bad field."""
+
+    code = ErrorCode.INVALID_INPUT
 
     def __init__(self, details: dict[str, str], message: str | None = None) -> None:
         self.details = details
@@ -21,6 +105,8 @@ class InvalidInput(WaitpointsError):
 
 class NotFound(WaitpointsError):
     """Unknown id, or an id of another environment (HTTP 404: no existence leak)."""
+
+    code = ErrorCode.NOT_FOUND
 
 
 class WaitpointTimeoutError(WaitpointsError):

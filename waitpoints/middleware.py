@@ -3,7 +3,8 @@
 import re
 import uuid
 
-from django.http import JsonResponse
+from waitpoints.api.errors import json_error
+from waitpoints.errors import ErrorCode
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -36,8 +37,8 @@ class LengthRequiredMiddleware:
     def __call__(self, request):
         chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
         if chunked and not request.META.get("CONTENT_LENGTH"):
-            return JsonResponse(
-                {"error": "Request bodies must be sent with Content-Length, not chunked"},
-                status=411,
+            return json_error(
+                "Request bodies must be sent with Content-Length, not chunked",
+                ErrorCode.LENGTH_REQUIRED,
             )
         return self.get_response(request)

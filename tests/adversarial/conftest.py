@@ -1,4 +1,3 @@
-"""Fixtures for the adversarial suite (the API and run tests' helpers are reused, not copied)."""
+"""Fixtures for the adversarial suite (shared ones are in tests/conftest.py, not copied)."""
 
-from tests.api.conftest import create_token  # noqa: F401  (re-exported fixture)
 from tests.runs.conftest import worker_task_modules  # noqa: F401  (re-exported fixture)

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tests.api.conftest import TOKENS, path_of
+from tests.helpers import TOKENS, path_of
 from tests.runs import tasks_for_tests  # noqa: F401  (registers test-echo)
 from waitpoints.environments.services import api_key_create, api_key_revoke
 from waitpoints.models import AuditEvent, Run, RunStatus, Waitpoint, WaitpointStatus
@@ -159,7 +159,7 @@ def test_wrong_credentials_get_the_documented_status_and_no_data(world, credenti
     for secret in world.secrets():
         assert secret not in body
     if expected >= 400:
-        assert set(response.json()) == {"error"}
+        assert set(response.json()) == {"error", "code"}
         if expected == 401:
             assert response["WWW-Authenticate"] == "Bearer"
     if endpoint == "list" and expected == 200:
@@ -196,10 +196,16 @@ def test_callback_needs_the_right_hash_whatever_credentials_come_with_it(world, 
             f"{TOKENS}/{world.target.id}/callback/{wrong}", {"x": 1}, format="json"
         )
         assert response.status_code == 401, (wrong, response.content)
-        assert response.json() == {"error": "Invalid callback URL hash"}
+        assert response.json() == {
+            "error": "Invalid callback URL hash",
+            "code": "invalid_callback_hash",
+        }
     # An unknown id answers exactly like a wrong hash.
     unknown = client.post(f"{TOKENS}/waitpoint_unknown/callback/{'0' * 64}", {}, format="json")
-    assert (unknown.status_code, unknown.json()) == (401, {"error": "Invalid callback URL hash"})
+    assert (unknown.status_code, unknown.json()) == (
+        401,
+        {"error": "Invalid callback URL hash", "code": "invalid_callback_hash"},
+    )
     target = Waitpoint.objects.get(id=world.target.id)
     assert (target.status, target.output) == (WaitpointStatus.WAITING, None)
     assert AuditEvent.objects.count() == world.audit_before

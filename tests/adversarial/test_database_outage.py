@@ -51,7 +51,10 @@ def assert_unavailable(response: requests.Response) -> None:
     assert response.status_code == 503, response.text[:500]
     assert response.headers["Content-Type"] == "application/json"
     assert response.headers["Retry-After"] == "1"
-    assert response.json() == {"error": "The database is unavailable; retry shortly"}
+    assert response.json() == {
+        "error": "The database is unavailable; retry shortly",
+        "code": "database_unavailable",
+    }
     assert response.headers["X-Request-ID"]
 
 

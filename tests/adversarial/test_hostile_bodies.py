@@ -5,7 +5,7 @@ nothing stored (no token, no completion, no audit row).
 
 import pytest
 
-from tests.api.conftest import TOKENS, path_of
+from tests.helpers import TOKENS, path_of, post_raw
 from tests.runs import tasks_for_tests  # noqa: F401  (registers test-echo)
 from waitpoints.models import AuditEvent, Run, Waitpoint, WaitpointStatus, WaitpointTag
 
@@ -77,11 +77,6 @@ def snapshot():
         AuditEvent.objects.count(),
         Run.objects.count(),
     )
-
-
-def post_raw(client, path: str, body: bytes, **extra):
-    client.raise_request_exception = False  # a 500 must show up as a 500, not as a crash here
-    return client.generic("POST", path, body, content_type="application/json", **extra)
 
 
 def assert_json_error(response, expected: int):
@@ -198,7 +193,8 @@ def test_a_chunked_body_without_content_length_is_411_not_an_empty_create(api):
     )
     assert response.status_code == 411
     assert response.json() == {
-        "error": "Request bodies must be sent with Content-Length, not chunked"
+        "error": "Request bodies must be sent with Content-Length, not chunked",
+        "code": "length_required",
     }
     assert not Waitpoint.objects.exists()
 

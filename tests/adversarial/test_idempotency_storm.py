@@ -7,8 +7,8 @@ One key -> exactly one token (one `isCached: false`, 49 cached answers naming it
 import pytest
 from rest_framework.test import APIClient
 
-from tests.api.conftest import TOKENS
 from tests.concurrency import run_concurrently
+from tests.helpers import TOKENS
 from waitpoints.models import AuditEvent, Waitpoint, WaitpointTag
 
 pytestmark = pytest.mark.django_db(transaction=True)

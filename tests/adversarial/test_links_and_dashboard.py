@@ -16,7 +16,7 @@ from django.core import signing
 from django.test import Client
 from django.utils import timezone
 
-from tests.dashboard.conftest import reviewer, reviewer_client, reviewers_group  # noqa: F401
+from tests.helpers import assert_unchanged
 from waitpoints.models import AuditEvent, Waitpoint, WaitpointStatus
 from waitpoints.notifications import emails
 from waitpoints.tokens.services.create import token_create
@@ -44,15 +44,6 @@ def token(environment):
 def link(token, decision="approve", recipient="ann@example.com") -> str:
     signed = emails.sign_approval_link(waitpoint=token, decision=decision, recipient=recipient)
     return f"/approve/{signed}/"
-
-
-def unchanged(token) -> bool:
-    stored = Waitpoint.objects.get(id=token.id)
-    return (
-        stored.status == WaitpointStatus.WAITING
-        and stored.output is None
-        and not AuditEvent.objects.filter(waitpoint=token, action="completed").exists()
-    )
 
 
 def confirm_client(path: str) -> tuple[Client, str]:
@@ -88,7 +79,7 @@ def test_scanners_opening_links_any_way_decide_nothing(token, agent):
             assert scanner.options(path).status_code == 405
         # A scanner that does submit, without the page's CSRF cookie, is refused.
         assert Client(enforce_csrf_checks=True, HTTP_USER_AGENT=agent).post(path).status_code == 403
-    assert unchanged(token)
+    assert_unchanged(token)
 
 
 # --- Tampered, forged, expired, replayed -----------------------------------------------------------
@@ -128,7 +119,8 @@ def test_tampered_and_forged_links_decide_nothing(token, environment, settings):
         for response in (Client().get(f"/approve/{signed}/"), Client().post(f"/approve/{signed}/")):
             assert response.status_code in (400, 404), (signed[:40], response.status_code)
             assert b"Approved" not in response.content
-    assert unchanged(token) and unchanged(other)
+    assert_unchanged(token)
+    assert_unchanged(other)
 
 
 def test_a_link_whose_token_deadline_passed_cannot_beat_the_timeout(token):
@@ -159,7 +151,7 @@ def test_an_expired_link_decides_nothing_even_with_a_valid_csrf_token(token):
     response = client.post(expired, {"csrfmiddlewaretoken": csrf})
 
     assert response.status_code == 410 and b"This link has expired" in response.content
-    assert unchanged(token)
+    assert_unchanged(token)
 
 
 def test_replayed_links_decide_once(token):
@@ -191,7 +183,7 @@ def action_path(token, suffix: str) -> str:
 
 
 @pytest.mark.parametrize(("suffix", "data"), ACTIONS)
-def test_dashboard_actions_without_csrf_change_nothing(reviewer, token, suffix, data):  # noqa: F811
+def test_dashboard_actions_without_csrf_change_nothing(reviewer, token, suffix, data):
     client = Client(enforce_csrf_checks=True)
     client.force_login(reviewer)
     assert client.post(action_path(token, suffix), data).status_code == 403
@@ -199,19 +191,19 @@ def test_dashboard_actions_without_csrf_change_nothing(reviewer, token, suffix, 
         client.post(action_path(token, suffix), data, HTTP_X_CSRFTOKEN="forged" * 6).status_code
         == 403
     )
-    assert unchanged(token)
+    assert_unchanged(token)
 
 
-def test_bulk_without_csrf_changes_nothing(reviewer, token):  # noqa: F811
+def test_bulk_without_csrf_changes_nothing(reviewer, token):
     client = Client(enforce_csrf_checks=True)
     client.force_login(reviewer)
     response = client.post("/dashboard/bulk/", {"decision": "approve", "ids": [token.id]})
     assert response.status_code == 403
-    assert unchanged(token)
+    assert_unchanged(token)
 
 
 @pytest.mark.parametrize(("suffix", "data"), [*ACTIONS, ("bulk", {})])
-def test_dashboard_actions_anonymous_or_by_get_change_nothing(reviewer_client, token, suffix, data):  # noqa: F811
+def test_dashboard_actions_anonymous_or_by_get_change_nothing(reviewer_client, token, suffix, data):
     path = "/dashboard/bulk/" if suffix == "bulk" else action_path(token, suffix)
     if suffix == "bulk":
         data = {"decision": "approve", "ids": [token.id]}
@@ -220,7 +212,7 @@ def test_dashboard_actions_anonymous_or_by_get_change_nothing(reviewer_client, t
     # A reviewer's browser following a link (GET/HEAD) never acts: only POST does.
     for method in ("get", "head"):
         assert getattr(reviewer_client, method)(path, data).status_code == 405
-    assert unchanged(token)
+    assert_unchanged(token)
 
 
 @pytest.mark.parametrize(
@@ -244,8 +236,8 @@ def test_dashboard_actions_anonymous_or_by_get_change_nothing(reviewer_client, t
         "nan",
     ],
 )
-def test_dashboard_json_completion_refuses_hostile_json(reviewer_client, token, text):  # noqa: F811
+def test_dashboard_json_completion_refuses_hostile_json(reviewer_client, token, text):
     reviewer_client.raise_request_exception = False
     response = reviewer_client.post(action_path(token, "complete/"), {"data": text})
     assert response.status_code == 422, response.content[:300]
-    assert unchanged(token)
+    assert_unchanged(token)

@@ -2,15 +2,21 @@
 
 import pytest
 
-from tests.api.conftest import TOKENS, path_of
+from tests.helpers import TOKENS, assert_unchanged, path_of, stored
 from waitpoints.models import AuditEvent, Waitpoint, WaitpointStatus
 from waitpoints.tokens.callbacks import callback_hash
 
 pytestmark = pytest.mark.django_db
 
 
-def stored(token) -> Waitpoint:
-    return Waitpoint.objects.get(id=token["id"])
+def assert_completed_by_callback(token, output) -> None:
+    """Stored as a callback completion with `output`, audited once."""
+    waitpoint = stored(token)
+    assert (waitpoint.status, waitpoint.output) == (WaitpointStatus.COMPLETED, output)
+    assert (waitpoint.completed_via, waitpoint.completed_by) == ("callback", "callback")
+    assert waitpoint.completed_at is not None
+    event = AuditEvent.objects.get(waitpoint=waitpoint, action=AuditEvent.Action.COMPLETED)
+    assert (event.via, event.actor) == ("callback", "callback")
 
 
 def test_url_is_absolute_from_the_public_url_with_a_hex_hmac(api, settings, environment):
@@ -59,9 +65,7 @@ def test_any_json_body_becomes_the_output_and_non_json_is_empty_object(
     response = anonymous_api.generic("POST", path_of(token["url"]), raw, content_type=content_type)
     assert response.status_code == 200, response.content
     assert response.json() == {"success": True}
-    waitpoint = stored(token)
-    assert (waitpoint.status, waitpoint.output) == (WaitpointStatus.COMPLETED, output)
-    assert (waitpoint.completed_via, waitpoint.completed_by) == ("callback", "callback")
+    assert_completed_by_callback(token, output)
 
 
 def test_body_jsonb_cannot_store_is_422(create_token, anonymous_api):
@@ -72,7 +76,7 @@ def test_body_jsonb_cannot_store_is_422(create_token, anonymous_api):
         )
         assert response.status_code == 422
         assert "data" in response.json()["details"]
-    assert stored(token).status == WaitpointStatus.WAITING
+    assert_unchanged(token)
 
 
 def test_body_over_3_mib_is_413(create_token, anonymous_api):
@@ -82,7 +86,7 @@ def test_body_over_3_mib_is_413(create_token, anonymous_api):
         "POST", path_of(token["url"]), raw, content_type="application/json"
     )
     assert response.status_code == 413
-    assert stored(token).status == WaitpointStatus.WAITING
+    assert_unchanged(token)
 
 
 @pytest.mark.parametrize(
@@ -95,8 +99,11 @@ def test_wrong_hash_is_401_and_changes_nothing(create_token, anonymous_api, bad_
         f"{TOKENS}/{token['id']}/callback/{bad_hash}", {"a": 1}, format="json"
     )
     assert response.status_code == 401
-    assert response.json() == {"error": "Invalid callback URL hash"}
-    assert stored(token).status == WaitpointStatus.WAITING
+    assert response.json() == {
+        "error": "Invalid callback URL hash",
+        "code": "invalid_callback_hash",
+    }
+    assert_unchanged(token)
 
 
 def test_hash_of_one_token_does_not_complete_another(create_token, anonymous_api):
@@ -106,7 +113,8 @@ def test_hash_of_one_token_does_not_complete_another(create_token, anonymous_api
         f"{TOKENS}/{second['id']}/callback/{first_hash}", {}, format="json"
     )
     assert response.status_code == 401
-    assert stored(second).status == WaitpointStatus.WAITING
+    assert_unchanged(second)
+    assert_unchanged(first)
 
 
 def test_valid_hash_of_another_environment_cannot_complete(
@@ -122,8 +130,8 @@ def test_valid_hash_of_another_environment_cannot_complete(
     for digest in (their_hash, forged):
         response = anonymous_api.post(f"{TOKENS}/{mine['id']}/callback/{digest}", {}, format="json")
         assert response.status_code == 401
-    assert Waitpoint.objects.get(id=mine["id"]).status == WaitpointStatus.WAITING
-    assert stored(theirs).status == WaitpointStatus.WAITING
+    assert_unchanged(mine)
+    assert_unchanged(theirs)
 
 
 def test_unknown_id_is_401_like_a_wrong_hash(anonymous_api, create_token):
@@ -131,22 +139,27 @@ def test_unknown_id_is_401_like_a_wrong_hash(anonymous_api, create_token):
     digest = token["url"].rsplit("/", 1)[1]
     response = anonymous_api.post(f"{TOKENS}/waitpoint_nope/callback/{digest}", {}, format="json")
     assert response.status_code == 401
-    assert response.json() == {"error": "Invalid callback URL hash"}
+    assert response.json() == {
+        "error": "Invalid callback URL hash",
+        "code": "invalid_callback_hash",
+    }
+    assert_unchanged(token)
 
 
 def test_callback_ignores_credentials(create_token, anonymous_api):
     token = create_token()
     anonymous_api.credentials(HTTP_AUTHORIZATION="Bearer wp_prod_garbage")
-    assert anonymous_api.post(path_of(token["url"]), {}, format="json").status_code == 200
+    response = anonymous_api.post(path_of(token["url"]), {"ok": 1}, format="json")
+    assert (response.status_code, response.json()) == (200, {"success": True})
+    assert_completed_by_callback(token, {"ok": 1})
 
 
 def test_second_callback_is_a_no_op(create_token, anonymous_api):
     token = create_token()
     anonymous_api.post(path_of(token["url"]), {"n": 1}, format="json")
     response = anonymous_api.post(path_of(token["url"]), {"n": 2}, format="json")
-    assert response.json() == {"success": True}
-    assert stored(token).output == {"n": 1}
-    assert AuditEvent.objects.filter(waitpoint_id=token["id"], action="completed").count() == 1
+    assert (response.status_code, response.json()) == (200, {"success": True})
+    assert_completed_by_callback(token, {"n": 1})  # the first output, audited once
 
 
 def test_callback_after_the_deadline_cannot_win(create_token, anonymous_api, api):
@@ -163,4 +176,6 @@ def test_callback_after_the_deadline_cannot_win(create_token, anonymous_api, api
 
 def test_trailing_slash_works(create_token, anonymous_api):
     token = create_token()
-    assert anonymous_api.post(path_of(token["url"]) + "/", {}, format="json").status_code == 200
+    response = anonymous_api.post(path_of(token["url"]) + "/", {"slash": True}, format="json")
+    assert (response.status_code, response.json()) == (200, {"success": True})
+    assert_completed_by_callback(token, {"slash": True})

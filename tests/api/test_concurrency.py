@@ -6,8 +6,8 @@ Real threads, each with its own PostgreSQL connection, released together by a ba
 import pytest
 from rest_framework.test import APIClient
 
-from tests.api.conftest import TOKENS
 from tests.concurrency import run_concurrently
+from tests.helpers import TOKENS
 from waitpoints.models import AuditEvent, Waitpoint, WaitpointStatus
 from waitpoints.tokens.callbacks import callback_url
 from waitpoints.tokens.services.create import token_create

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.api.conftest import TOKENS
+from tests.helpers import TOKENS
 from waitpoints.models import AuditEvent, Waitpoint, WaitpointStatus
 
 pytestmark = pytest.mark.django_db
@@ -13,7 +13,7 @@ def test_another_environments_token_looks_exactly_like_an_unknown_one(api, other
     for token_id in (theirs["id"], "waitpoint_doesnotexist"):
         read = api.get(f"{TOKENS}/{token_id}")
         complete = api.post(f"{TOKENS}/{token_id}/complete", {"data": 1}, format="json")
-        message = {"error": f"Waitpoint token {token_id!r} not found"}
+        message = {"error": f"Waitpoint token {token_id!r} not found", "code": "not_found"}
         assert (read.status_code, read.json()) == (404, message)
         assert (complete.status_code, complete.json()) == (404, message)
     assert Waitpoint.objects.get(id=theirs["id"]).status == WaitpointStatus.WAITING

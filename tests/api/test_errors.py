@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.api.conftest import TOKENS
+from tests.helpers import TOKENS, path_of, post_raw
 from waitpoints.environments.services import api_key_create, api_key_revoke
 from waitpoints.models import Waitpoint, WaitpointStatus
 from waitpoints.tokens.services.create import sleep_create
@@ -16,10 +16,6 @@ from waitpoints.tokens.services.create import sleep_create
 pytestmark = pytest.mark.django_db
 
 MiB = 1024 * 1024
-
-
-def post_raw(client, path, body: bytes, content_type="application/json"):
-    return client.generic("POST", path, body, content_type=content_type)
 
 
 # --- 400: a body that is not JSON ----------------------------------------------------------------
@@ -90,7 +86,7 @@ def test_revoked_key_is_401(environment):
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
     response = client.get(TOKENS)
     assert response.status_code == 401
-    assert response.json() == {"error": "API key has been revoked"}
+    assert response.json() == {"error": "API key has been revoked", "code": "api_key_revoked"}
 
 
 # --- 404 / 405 -------------------------------------------------------------------------------------
@@ -102,13 +98,19 @@ def test_unknown_ids_are_404_naming_the_id(api):
         api.post(f"{TOKENS}/waitpoint_unknown/complete", {"data": 1}, format="json"),
     ):
         assert response.status_code == 404
-        assert response.json() == {"error": "Waitpoint token 'waitpoint_unknown' not found"}
+        assert response.json() == {
+            "error": "Waitpoint token 'waitpoint_unknown' not found",
+            "code": "not_found",
+        }
 
 
 def test_unknown_api_path_is_json_404(api):
     response = api.get("/api/v1/nothing/here")
     assert response.status_code == 404
-    assert response.json() == {"error": "No API endpoint at /api/v1/nothing/here"}
+    assert response.json() == {
+        "error": "No API endpoint at /api/v1/nothing/here",
+        "code": "endpoint_not_found",
+    }
 
 
 def test_a_durable_sleep_is_not_a_token(api, environment):
@@ -136,13 +138,14 @@ def test_wrong_method_is_405_naming_the_method(api, create_token, method, suffix
     token = create_token()
     response = getattr(api, method)(TOKENS + suffix.format(id=token["id"]), {}, format="json")
     assert response.status_code == 405
-    assert response.json() == {"error": f'Method "{method.upper()}" not allowed.'}
+    assert response.json() == {
+        "error": f'Method "{method.upper()}" not allowed.',
+        "code": "method_not_allowed",
+    }
     assert Waitpoint.objects.get(id=token["id"]).status == WaitpointStatus.WAITING
 
 
 def test_get_on_callback_url_is_405(api, anonymous_api, create_token):
-    from tests.api.conftest import path_of
-
     token = create_token()
     response = anonymous_api.get(path_of(token["url"]))
     assert response.status_code == 405

@@ -5,7 +5,7 @@ import re
 import pytest
 from django.test import Client
 
-from tests.api.conftest import TOKENS, path_of
+from tests.helpers import TOKENS, path_of
 
 pytestmark = pytest.mark.django_db
 
@@ -99,5 +99,8 @@ def test_an_unexpected_error_is_a_json_500_with_the_request_id(api, monkeypatch)
     api.raise_request_exception = False
     response = api.get(f"{TOKENS}/waitpoint_x", HTTP_X_REQUEST_ID="req-500")
     assert response.status_code == 500
-    assert response.json() == {"error": "Internal server error (request id req-500)"}
+    assert response.json() == {
+        "error": "Internal server error (request id req-500)",
+        "code": "internal_error",
+    }
     assert response["X-Request-ID"] == "req-500"

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.api.conftest import TOKENS
+from tests.helpers import TOKENS
 from waitpoints.models import Waitpoint
 
 pytestmark = pytest.mark.django_db

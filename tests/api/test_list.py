@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from tests.api.conftest import TOKENS
 from tests.factories import WaitpointFactory
+from tests.helpers import TOKENS
 from waitpoints.models import Waitpoint, WaitpointStatus
 from waitpoints.tokens.services.complete import token_complete
 from waitpoints.tokens.services.create import token_create

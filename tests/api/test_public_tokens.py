@@ -5,7 +5,7 @@ from datetime import timedelta
 import jwt
 import pytest
 
-from tests.api.conftest import TOKENS
+from tests.helpers import TOKENS
 from waitpoints.models import Waitpoint, WaitpointStatus
 from waitpoints.tokens import public_access
 from waitpoints.tokens.callbacks import callback_url
@@ -69,7 +69,10 @@ def test_expired_token_is_401(create_token, bearer, environment, monkeypatch):
     expired = public_access.issue(Waitpoint.objects.get(id=token["id"]))
     response = bearer(expired).post(f"{TOKENS}/{token['id']}/complete", {"data": 1}, format="json")
     assert response.status_code == 401
-    assert response.json() == {"error": "Public access token has expired"}
+    assert response.json() == {
+        "error": "Public access token has expired",
+        "code": "public_access_token_expired",
+    }
     assert Waitpoint.objects.get(id=token["id"]).status == WaitpointStatus.WAITING
 
 
@@ -113,7 +116,10 @@ def test_forged_tokens_are_401(create_token, bearer, environment, other_environm
             f"{TOKENS}/{token['id']}/complete", {"data": 1}, format="json"
         )
         assert response.status_code == 401, (credential, response.content)
-        assert response.json() == {"error": "Invalid public access token"}
+        assert response.json() == {
+            "error": "Invalid public access token",
+            "code": "invalid_public_access_token",
+        }
     assert Waitpoint.objects.get(id=token["id"]).status == WaitpointStatus.WAITING
 
 

@@ -9,7 +9,8 @@ import requests
 from django.contrib.auth.models import User
 from django.core import mail
 
-from tests.dashboard.conftest import reviewers_group
+from tests.helpers import reviewers_group
+from tests.notifications.support import queued_emails
 from waitpoints import wait
 from waitpoints.environments.services import api_key_create, environment_get_or_create
 from waitpoints.models import CompletionVia, Waitpoint, WaitpointStatus
@@ -207,7 +208,9 @@ def test_pages_fit_a_phone(browser, live_server, api, artifacts):
         context.close()
 
 
-def test_emailed_link_is_confirmed_in_the_browser(page, live_server, settings, artifacts):
+def test_emailed_link_is_confirmed_in_the_browser(
+    page, live_server, settings, artifacts, monkeypatch
+):
     from playwright.sync_api import expect
 
     settings.WAITPOINTS_PUBLIC_URL = live_server.url
@@ -218,7 +221,9 @@ def test_emailed_link_is_confirmed_in_the_browser(page, live_server, settings, a
         title="Refund order #78",
         context={"amount": "59.90", "currency": "EUR", "reason": "damaged"},
     ).waitpoint
+    queue = queued_emails(monkeypatch)
     wait.send_approval_email(token.id, to=["ann@example.com"], environment=environment)
+    queue.deliver_now()
     link = re.search(r"Approve: (\S+)", mail.outbox[0].body).group(1)
     page.set_content(mail.outbox[0].alternatives[0][0])
     page.screenshot(path=artifacts / "email-html.png", full_page=True)

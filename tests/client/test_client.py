@@ -1,39 +1,18 @@
-"""`waitpoints.client.Client` against a live server started by the test (real HTTP, PostgreSQL)."""
+"""`waitpoints.client.Client` against a live server started by the test (conftest.py)."""
 
+import dataclasses
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from django.db import connection
 
 from tests.concurrency import run_concurrently
-from waitpoints import sdk
-from waitpoints.client import ApiError, Client, CreatedToken, Token
+from waitpoints import wait
+from waitpoints.client import ApiError, Client, Token
 from waitpoints.models import AuditEvent, Waitpoint, WaitpointStatus
 from waitpoints.tokens.services.create import token_create
-
-
-@pytest.fixture
-def server_url(live_server, settings, monkeypatch):
-    settings.WAITPOINTS_PUBLIC_URL = live_server.url
-    # The live server's request threads would keep their connections open past the test
-    # (persistent connections), and block dropping the test database at the end.
-    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
-    return live_server.url
-
-
-@pytest.fixture
-def client(server_url, secret_key):
-    with Client(server_url, secret_key) as client:
-        yield client
-
-
-@pytest.fixture
-def other_client(server_url, other_secret_key):
-    with Client(server_url, other_secret_key) as client:
-        yield client
 
 
 def test_client_needs_no_django():
@@ -41,8 +20,31 @@ def test_client_needs_no_django():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_sdk_and_client_return_the_same_classes():
-    assert (sdk.CreatedToken, sdk.Token) == (CreatedToken, Token)
+def test_sdk_and_client_retrieve_equal_tokens(client, environment):
+    """The in-process SDK and the HTTP client report each token alike, field by field."""
+    waiting = client.create_token(
+        timeout="1h",
+        idempotency_key="same-view",
+        tags=["a", "b"],
+        title="Same view",
+        context={"n": [1, 2]},
+    )
+    completed = client.create_token(tags="one")
+    client.complete_token(completed, {"approved": True, "by": ["x"]})
+    timed_out = client.create_token()
+    Waitpoint.objects.filter(id=timed_out.id).update(timeout_at=datetime.now(UTC))
+
+    for created in (waiting, completed, timed_out):
+        over_http = client.retrieve_token(created)
+        in_process = wait.retrieve_token(created.id, environment=environment.slug)
+        assert type(over_http) is type(in_process) is Token
+        for field in dataclasses.fields(Token):
+            assert getattr(in_process, field.name) == getattr(over_http, field.name), (
+                created.id,
+                field.name,
+            )
+        assert in_process.error == over_http.error
+    assert (over_http.status, over_http.output_is_error) == ("TIMED_OUT", True)
 
 
 def test_create_then_retrieve(client, server_url):

@@ -8,13 +8,13 @@ import pytest
 from django.test import Client
 
 from tests.factories import EnvironmentFactory
+from tests.helpers import assert_unchanged, stored
 from waitpoints.models import (
     AuditEvent,
     CompletionVia,
     Run,
     RunBlock,
     RunStatus,
-    Waitpoint,
     WaitpointStatus,
 )
 from waitpoints.tokens.callbacks import callback_url
@@ -26,10 +26,6 @@ pytestmark = pytest.mark.django_db
 
 def decide_url(token) -> str:
     return f"/dashboard/tokens/{token.id}/decide/"
-
-
-def stored(token) -> Waitpoint:
-    return Waitpoint.objects.get(id=token.id)
 
 
 def test_approve_from_a_row_swaps_the_row_and_stores_the_decision(reviewer_client, make_token):
@@ -99,8 +95,24 @@ def test_reject_from_the_detail_page_rerenders_the_detail(reviewer_client, make_
 
 def test_unknown_decision_changes_nothing(reviewer_client, make_token):
     token = make_token()
-    reviewer_client.post(decide_url(token), {"decision": "maybe"})
-    assert stored(token).status == WaitpointStatus.WAITING
+    response = reviewer_client.post(decide_url(token), {"decision": "maybe"})
+
+    assert response.status_code == 302 and response["Location"] == f"/dashboard/tokens/{token.id}/"
+    assert_unchanged(token)
+    page = reviewer_client.get(response["Location"])
+    assert "Select a valid choice. maybe is not one of the available choices." in (
+        page.content.decode()
+    )
+
+    row = reviewer_client.post(
+        decide_url(token), {"decision": "maybe", "render": "row"}, HTTP_HX_REQUEST="true"
+    )
+    assert row.status_code == 200
+    html = row.content.decode()
+    assert html.lstrip().startswith(f'<tr id="row-{token.id}"')
+    assert 'name="decision"' in html and "badge-approved" not in html  # still decidable
+    assert "maybe is not one of the available choices" in html
+    assert_unchanged(token)
 
 
 def test_unknown_token_is_404(reviewer_client):

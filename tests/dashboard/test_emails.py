@@ -1,5 +1,9 @@
 """Emailed approval links: what is sent, GET/HEAD change nothing, POST decides once, and the
-pages for tampered, expired and reused links."""
+pages for tampered, expired and reused links.
+
+Emails are queued on commit; here they are sent in-process by the task's sending function
+(the Celery task itself, its retries and real SMTP servers: tests/notifications).
+"""
 
 import re
 from datetime import timedelta
@@ -9,6 +13,8 @@ from django.core import mail, signing
 from django.test import Client
 from django.utils import timezone
 
+from tests.helpers import TOKENS, stored
+from tests.notifications.support import queued_emails
 from waitpoints import wait
 from waitpoints.errors import InvalidInput
 from waitpoints.models import AuditEvent, CompletionVia, Waitpoint, WaitpointStatus
@@ -17,17 +23,12 @@ from waitpoints.tokens.services.complete import token_complete, token_force_time
 from waitpoints.tokens.services.create import token_create
 
 pytestmark = pytest.mark.django_db
-TOKENS = "/api/v1/waitpoints/tokens"
 
 
 def links_in(message) -> dict[str, str]:
     """{"approve": path, "reject": path} from the text body (public URL stripped)."""
     found = re.findall(r"(Approve|Reject): https?://[^/]+(/approve/[^\s]+/)", message.body)
     return {label.lower(): path for label, path in found}
-
-
-def stored(token_id: str) -> Waitpoint:
-    return Waitpoint.objects.get(id=token_id)
 
 
 @pytest.fixture
@@ -40,15 +41,33 @@ def token(environment):
     ).waitpoint
 
 
-def test_sdk_sends_one_email_per_recipient_with_its_own_links(token, settings):
+@pytest.fixture
+def queue(monkeypatch):
+    return queued_emails(monkeypatch)
+
+
+@pytest.fixture
+def send_email(queue, django_capture_on_commit_callbacks):
+    """`wait.send_approval_email` in "prod", then its queued emails sent, as the task sends them."""
+
+    def send(token_id: str, **fields):
+        queue.messages.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            addresses = wait.send_approval_email(token_id, environment="prod", **fields)
+        queue.deliver_now()
+        return addresses
+
+    return send
+
+
+def test_sdk_sends_one_email_per_recipient_with_its_own_links(token, settings, send_email):
     settings.WAITPOINTS_PUBLIC_URL = "https://wp.example.com"
 
-    sent = wait.send_approval_email(
+    sent = send_email(
         token.id,
         to=["ann@example.com", "bo@example.com"],
         subject="Refund needs you",
         message="Customer says the parcel never arrived.",
-        environment="prod",
     )
 
     assert sent == ["ann@example.com", "bo@example.com"]
@@ -65,8 +84,8 @@ def test_sdk_sends_one_email_per_recipient_with_its_own_links(token, settings):
     assert {event.actor for event in events} == {"sdk"}
 
 
-def test_opening_a_link_changes_nothing(client, token):
-    wait.send_approval_email(token.id, to=["ann@example.com"], environment="prod")
+def test_opening_a_link_changes_nothing(client, token, send_email):
+    send_email(token.id, to=["ann@example.com"])
     approve = links_in(mail.outbox[0])["approve"]
 
     page = client.get(approve)
@@ -83,8 +102,8 @@ def test_opening_a_link_changes_nothing(client, token):
     assert not AuditEvent.objects.filter(waitpoint=token, action="completed").exists()
 
 
-def test_confirming_decides_once_as_the_recipient(token):
-    wait.send_approval_email(token.id, to=["ann@example.com"], environment="prod")
+def test_confirming_decides_once_as_the_recipient(token, send_email):
+    send_email(token.id, to=["ann@example.com"])
     reject = links_in(mail.outbox[0])["reject"]
     client = Client(enforce_csrf_checks=True)
     client.get(reject)
@@ -116,16 +135,16 @@ def test_confirming_decides_once_as_the_recipient(token):
     assert AuditEvent.objects.filter(waitpoint=token, action="completed").count() == 1
 
 
-def test_confirm_post_needs_csrf(token):
-    wait.send_approval_email(token.id, to=["ann@example.com"], environment="prod")
+def test_confirm_post_needs_csrf(token, send_email):
+    send_email(token.id, to=["ann@example.com"])
     client = Client(enforce_csrf_checks=True)
     response = client.post(links_in(mail.outbox[0])["approve"], {})
     assert response.status_code == 403
     assert stored(token.id).status == WaitpointStatus.WAITING
 
 
-def test_link_decided_elsewhere_shows_that_outcome(client, token, environment):
-    wait.send_approval_email(token.id, to=["ann@example.com"], environment="prod")
+def test_link_decided_elsewhere_shows_that_outcome(client, token, environment, send_email):
+    send_email(token.id, to=["ann@example.com"])
     token_complete(
         environment=environment, token_id=token.id, data={"ok": 1}, via="api", actor="wp_prod_x"
     )
@@ -134,8 +153,8 @@ def test_link_decided_elsewhere_shows_that_outcome(client, token, environment):
     assert stored(token.id).output == {"ok": 1}
 
 
-def test_tampered_link_shows_a_clear_page(client, token):
-    wait.send_approval_email(token.id, to=["ann@example.com"], environment="prod")
+def test_tampered_link_shows_a_clear_page(client, token, send_email):
+    send_email(token.id, to=["ann@example.com"])
     approve = links_in(mail.outbox[0])["approve"]
     signed = approve.split("/")[2]
     forged = signing.dumps(
@@ -174,26 +193,29 @@ def test_link_expires_with_the_token():
         emails.read_approval_link(signed, now=Token.timeout_at + timedelta(seconds=1))
 
 
-def test_recipients_are_validated(token):
+def test_recipients_are_validated(token, queue):
     for bad in ([], ["not-an-address"], [f"u{i}@example.com" for i in range(21)], [7]):
         with pytest.raises(InvalidInput):
             wait.send_approval_email(token.id, to=bad, environment="prod")
-    assert mail.outbox == []
+    assert queue.messages == []
 
 
-def test_finished_token_gets_no_email(token, environment):
+def test_finished_token_gets_no_email(token, environment, queue):
     token_force_timeout(environment=environment, token_id=token.id, actor="x")
     with pytest.raises(InvalidInput):
         wait.send_approval_email(token.id, to=["ann@example.com"], environment="prod")
-    assert mail.outbox == []
+    assert queue.messages == []
 
 
-def test_api_create_with_notify_emails_each_address(api):
+def test_api_create_with_notify_emails_each_address(api, queue, django_capture_on_commit_callbacks):
     body = {"timeout": "1h", "title": "Deploy v2", "notify": ["ops@example.com", "cto@example.com"]}
-    response = api.post(TOKENS, body, format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(TOKENS, body, format="json")
 
     assert response.status_code == 200
     token_id = response.json()["id"]
+    assert mail.outbox == [] and queue.recipients == ["ops@example.com", "cto@example.com"]
+    queue.deliver_now()
     assert sorted(message.to[0] for message in mail.outbox) == [
         "cto@example.com",
         "ops@example.com",
@@ -207,25 +229,31 @@ def test_api_create_with_notify_emails_each_address(api):
     assert len(actors) == 1 and actors.pop().startswith("wp_prod_")
 
 
-def test_api_cached_answer_sends_no_email(api):
+def test_api_cached_answer_sends_no_email(api, queue, django_capture_on_commit_callbacks):
     body = {"idempotencyKey": "deploy-2", "notify": ["ops@example.com"]}
-    first = api.post(TOKENS, body, format="json").json()
-    second = api.post(TOKENS, body, format="json").json()
+    with django_capture_on_commit_callbacks(execute=True):
+        first = api.post(TOKENS, body, format="json").json()
+        second = api.post(TOKENS, body, format="json").json()
     assert second["isCached"] is True and second["id"] == first["id"]
-    assert len(mail.outbox) == 1
+    assert queue.recipients == ["ops@example.com"]
 
 
-def test_api_rejects_bad_notify_before_creating(api):
+def test_api_rejects_bad_notify_before_creating(api, queue):
     for notify in (["nope"], [f"u{i}@example.com" for i in range(21)], "ops@example.com"):
         response = api.post(TOKENS, {"notify": notify}, format="json")
         assert response.status_code == 422
         assert any(field.startswith("notify") for field in response.json()["details"])
-    assert not Waitpoint.objects.exists() and mail.outbox == []
+    assert not Waitpoint.objects.exists() and queue.messages == []
 
 
-def test_api_create_succeeds_when_the_mail_server_fails(api, settings):
+def test_api_create_succeeds_when_the_mail_server_fails(
+    api, settings, queue, django_capture_on_commit_callbacks
+):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9  # nothing listens there
-    response = api.post(TOKENS, {"notify": ["ops@example.com"]}, format="json")
-    assert response.status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(TOKENS, {"notify": ["ops@example.com"]}, format="json")
+    assert response.status_code == 200 and queue.recipients == ["ops@example.com"]
+    with pytest.raises(OSError):  # the task retries it (tests/notifications)
+        queue.deliver_now()
     assert not AuditEvent.objects.filter(action="email_sent").exists()

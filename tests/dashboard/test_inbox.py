@@ -41,8 +41,15 @@ def test_login_page_logs_a_reviewer_in(client, reviewer):
 
 
 def test_logout_is_a_post(reviewer_client):
-    assert reviewer_client.post("/accounts/logout/").status_code == 302
-    assert reviewer_client.get(INBOX).status_code == 302
+    # A GET (a link, a prefetch, an image tag on another site) must not log anyone out.
+    assert reviewer_client.get("/accounts/logout/").status_code == 405
+    assert reviewer_client.get(INBOX).status_code == 200  # the session still works
+
+    response = reviewer_client.post("/accounts/logout/")
+    assert response.status_code == 302 and response["Location"] == "/accounts/login/"
+    response = reviewer_client.get(INBOX)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
 
 
 def test_default_view_lists_only_waiting_tokens_newest_first(

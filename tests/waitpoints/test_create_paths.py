@@ -28,7 +28,7 @@ COMPARED = [
 ]
 
 
-def stored(token_id):
+def row_and_tags(token_id):
     row = Waitpoint.objects.values(*COMPARED).get(id=token_id)
     tags = list(
         WaitpointTag.objects.filter(waitpoint_id=token_id)
@@ -46,8 +46,8 @@ def test_orm_path_and_single_statement_store_identical_rows(environment, monkeyp
     portable = token_create(environment=environment, idempotency_key="k2", **fields)
     monkeypatch.undo()
 
-    fast_row, fast_tags = stored(fast.waitpoint.id)
-    portable_row, portable_tags = stored(portable.waitpoint.id)
+    fast_row, fast_tags = row_and_tags(fast.waitpoint.id)
+    portable_row, portable_tags = row_and_tags(portable.waitpoint.id)
     assert fast_row | {"idempotency_key": None, "idempotency_key_hash": None} == portable_row | {
         "idempotency_key": None,
         "idempotency_key_hash": None,

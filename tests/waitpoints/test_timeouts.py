@@ -15,13 +15,12 @@ from django.utils import timezone
 
 from tests.concurrency import run_concurrently
 from tests.factories import WaitpointFactory
+from tests.helpers import TOKENS
 from tests.processes import wait_until
 from waitpoints.models import AuditEvent, Waitpoint, WaitpointKind, WaitpointStatus, timeout_error
 from waitpoints.tokens.services.complete import token_complete
 from waitpoints.tokens.services.create import sleep_create, token_create
 from waitpoints.tokens.services.expiry import waitpoints_sweep_due
-
-TOKENS = "/api/v1/waitpoints/tokens"
 
 
 def make_overdue(token_id: str) -> Waitpoint:

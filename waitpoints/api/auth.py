@@ -8,6 +8,7 @@ from rest_framework import authentication, exceptions, permissions
 
 from waitpoints.environments.selectors import api_key_for_secret
 from waitpoints.environments.services import api_key_touch
+from waitpoints.errors import ErrorCode
 from waitpoints.models import ApiKey, Environment
 from waitpoints.tokens import public_access
 
@@ -40,7 +41,8 @@ class BearerAuthentication(authentication.BaseAuthentication):
         parts = header.split()
         if len(parts) != 2 or parts[0].lower() != self.keyword.lower():
             raise exceptions.AuthenticationFailed(
-                "Malformed Authorization header: expected 'Bearer <secret key>'"
+                "Malformed Authorization header: expected 'Bearer <secret key>'",
+                code=ErrorCode.MALFORMED_AUTHORIZATION,
             )
         credential = parts[1]
         principal = (
@@ -56,9 +58,11 @@ class BearerAuthentication(authentication.BaseAuthentication):
     def _secret_key(self, secret: str) -> Principal:
         api_key = api_key_for_secret(secret)
         if api_key is None:
-            raise exceptions.AuthenticationFailed("Invalid API key")
+            raise exceptions.AuthenticationFailed("Invalid API key", code=ErrorCode.INVALID_API_KEY)
         if not api_key.is_active:
-            raise exceptions.AuthenticationFailed("API key has been revoked")
+            raise exceptions.AuthenticationFailed(
+                "API key has been revoked", code=ErrorCode.API_KEY_REVOKED
+            )
         api_key_touch(api_key=api_key)
         return Principal(environment=api_key.environment, api_key=api_key)
 
@@ -66,16 +70,26 @@ class BearerAuthentication(authentication.BaseAuthentication):
         try:
             environment, scopes = public_access.verify(token)
         except public_access.InvalidPublicToken as exc:
-            raise exceptions.AuthenticationFailed(str(exc)) from None
+            # DRF answers 401 with WWW-Authenticate, and stops re-authenticating, only for its
+            # own AuthenticationFailed: the domain error travels as that, keeping its code.
+            raise exceptions.AuthenticationFailed(exc.message, code=exc.code) from None
         return Principal(environment=environment, scopes=scopes)
+
+
+def _not_authenticated() -> exceptions.NotAuthenticated:
+    return exceptions.NotAuthenticated(
+        "Missing Authorization header: 'Bearer <secret key>'",
+        code=ErrorCode.AUTHENTICATION_REQUIRED,
+    )
 
 
 class HasSecretKey(permissions.BasePermission):
     message = "This endpoint needs a secret API key; public access tokens can only complete tokens"
+    code = ErrorCode.PERMISSION_DENIED
 
     def has_permission(self, request, view) -> bool:
         if not isinstance(request.user, Principal):
-            raise exceptions.NotAuthenticated("Missing Authorization header: 'Bearer <secret key>'")
+            raise _not_authenticated()
         return request.user.is_secret_key
 
 
@@ -84,7 +98,7 @@ class CanCompleteToken(HasSecretKey):
 
     def has_permission(self, request, view) -> bool:
         if not isinstance(request.user, Principal):
-            raise exceptions.NotAuthenticated("Missing Authorization header: 'Bearer <secret key>'")
+            raise _not_authenticated()
         if request.user.is_secret_key:
             return True
         return public_access.complete_scope(view.kwargs["token_id"]) in request.user.scopes

@@ -1,4 +1,7 @@
-"""One exception handler: every API error is JSON `{"error": ..., "details"?: ...}`."""
+"""Every API error body, in one place: `{"error": message, "code": ErrorCode, "details"?: {...}}`.
+
+The status of an answer is always its code's status (`ErrorCode.status`).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,25 @@ import logging
 
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from waitpoints.errors import InvalidInput, NotFound
+from waitpoints.errors import ErrorCode, WaitpointsError
 
 logger = logging.getLogger(__name__)
+
+DATABASE_UNAVAILABLE = "The database is unavailable; retry shortly"
+
+# DRF's exceptions raised without one of our codes (ours pass `code=ErrorCode...`).
+_DRF_CODES = {
+    exceptions.ParseError: ErrorCode.MALFORMED_JSON,
+    exceptions.NotAuthenticated: ErrorCode.AUTHENTICATION_REQUIRED,
+    exceptions.PermissionDenied: ErrorCode.PERMISSION_DENIED,
+    exceptions.NotFound: ErrorCode.NOT_FOUND,
+    exceptions.MethodNotAllowed: ErrorCode.METHOD_NOT_ALLOWED,
+    exceptions.NotAcceptable: ErrorCode.NOT_ACCEPTABLE,
+}
 
 
 def _flatten(detail, prefix: str = "") -> dict[str, str]:
@@ -32,46 +47,71 @@ def _flatten(detail, prefix: str = "") -> dict[str, str]:
     return {prefix or "body": str(detail)}
 
 
-def error_response(message: str, status_code: int, details: dict | None = None, headers=None):
-    body = {"error": message}
+def error_body(message: str, code: ErrorCode, details: dict | None = None) -> dict:
+    body = {"error": message, "code": code.value}
     if details:
         body["details"] = details
-    return Response(body, status=status_code, headers=headers)
+    return body
+
+
+def error_response(message: str, code: ErrorCode, details: dict | None = None, headers=None):
+    return Response(error_body(message, code, details), status=code.status, headers=headers)
+
+
+def json_error(message: str, code: ErrorCode, details: dict | None = None) -> JsonResponse:
+    """The same body outside DRF (URL resolver handlers, middleware)."""
+    return JsonResponse(error_body(message, code, details), status=code.status)
+
+
+def _api_exception_code(exc: exceptions.APIException) -> ErrorCode:
+    try:
+        return ErrorCode(getattr(exc.detail, "code", None))
+    except ValueError:
+        pass
+    for cls in type(exc).__mro__:
+        if cls in _DRF_CODES:
+            return _DRF_CODES[cls]
+    return ErrorCode.for_status(exc.status_code)
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, InvalidInput):
-        return error_response(exc.message, 422, exc.details)
-    if isinstance(exc, NotFound | Http404):
-        return error_response(str(exc) or "Not found", status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, WaitpointsError) and exc.code.status < 500:
+        return error_response(exc.message, exc.code, getattr(exc, "details", None))
+    if isinstance(exc, Http404):
+        return error_response(str(exc) or "Not found", ErrorCode.NOT_FOUND)
     if isinstance(exc, exceptions.ValidationError):
         details = _flatten(exc.detail)
         message = "; ".join(f"{field}: {text}" for field, text in details.items())
-        return error_response(message, 422, details)
+        return error_response(message, ErrorCode.INVALID_INPUT, details)
     if isinstance(exc, OperationalError | InterfaceError):
         logger.warning("Database unavailable: %s", exc)
         return error_response(
-            "The database is unavailable; retry shortly",
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": "1"},
+            DATABASE_UNAVAILABLE, ErrorCode.DATABASE_UNAVAILABLE, headers={"Retry-After": "1"}
         )
     if isinstance(exc, exceptions.APIException):
+        # DRF's own handler adds WWW-Authenticate, Allow and Retry-After headers.
         response = drf_exception_handler(exc, context)
+        code = _api_exception_code(exc)
+        if code.status != response.status_code:
+            code = ErrorCode.for_status(response.status_code)
+        if code.status != response.status_code:
+            logger.error("API error with an undocumented status %s: %r", response.status_code, exc)
+            return None  # re-raised: the logged 500
         detail = exc.detail
         message = detail if isinstance(detail, str) else "; ".join(_flatten(detail).values())
-        response.data = {"error": str(message)}
+        response.data = error_body(str(message), code)
         return response
     if isinstance(exc, DatabaseError):
         logger.exception("Database error")
-        return error_response("Internal server error", status.HTTP_500_INTERNAL_SERVER_ERROR)
+        return error_response("Internal server error", ErrorCode.INTERNAL_ERROR)
     return None
 
 
 def json_not_found(request, exception=None):
-    return JsonResponse({"error": f"No API endpoint at {request.path}"}, status=404)
+    return json_error(f"No API endpoint at {request.path}", ErrorCode.ENDPOINT_NOT_FOUND)
 
 
 def json_server_error(request):
     request_id = getattr(request, "request_id", None)
     message = "Internal server error" + (f" (request id {request_id})" if request_id else "")
-    return JsonResponse({"error": message}, status=500)
+    return json_error(message, ErrorCode.INTERNAL_ERROR)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from waitpoints.core.durations import InvalidDuration, parse_duration, parse_moment
+from waitpoints.core.durations import parse_duration, parse_moment
 from waitpoints.core.validation import MAX_IDEMPOTENCY_KEY_LENGTH, clean_tags, clean_text
 from waitpoints.errors import InvalidInput
 from waitpoints.models import WaitpointStatus
@@ -55,22 +55,25 @@ def parse_list_query(params) -> ListQuery:
             details.update(exc.details)
     now = timezone.now()
     if "filter[createdAt][period]" in params:
+        name = "filter[createdAt][period]"
         try:
-            filters.created_from = now - parse_duration(params["filter[createdAt][period]"])
-        except InvalidDuration as exc:
-            details["filter[createdAt][period]"] = str(exc)
+            filters.created_from = now - parse_duration(params[name], field=name)
+        except InvalidInput as exc:
+            details.update(exc.details)
     if "filter[createdAt][from]" in params:
+        name = "filter[createdAt][from]"
         try:
-            moment = parse_moment(params["filter[createdAt][from]"])
+            moment = parse_moment(params[name], field=name)
             # Given together with a period, both apply: the later start wins.
             filters.created_from = max(filter(None, (filters.created_from, moment)))
-        except InvalidDuration as exc:
-            details["filter[createdAt][from]"] = str(exc)
+        except InvalidInput as exc:
+            details.update(exc.details)
     if "filter[createdAt][to]" in params:
+        name = "filter[createdAt][to]"
         try:
-            filters.created_to = parse_moment(params["filter[createdAt][to]"])
-        except InvalidDuration as exc:
-            details["filter[createdAt][to]"] = str(exc)
+            filters.created_to = parse_moment(params[name], field=name)
+        except InvalidInput as exc:
+            details.update(exc.details)
 
     size = DEFAULT_PAGE_SIZE
     if "page[size]" in params:

@@ -4,12 +4,15 @@ import json
 
 from rest_framework import exceptions, parsers, status
 
+from waitpoints.errors import ErrorCode
+
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 
 
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "Request body is too large"
+    default_code = ErrorCode.PAYLOAD_TOO_LARGE
 
 
 def _reject_constant(name: str):

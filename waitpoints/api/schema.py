@@ -39,7 +39,7 @@ ERROR_DESCRIPTIONS = {
 
 
 def error_responses(*codes: int) -> dict:
-    """The documented error answers of an operation: JSON `{"error", "details"?}` each.
+    """The documented error answers of an operation: JSON `{"error", "code", "details"?}` each.
 
     503 (database briefly unavailable) can happen on every operation, so it is always listed.
     """

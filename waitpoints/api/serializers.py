@@ -5,6 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from waitpoints.errors import ErrorCode
 from waitpoints.models import Waitpoint, WaitpointStatus
 from waitpoints.tokens import public_access
 from waitpoints.tokens.callbacks import callback_url
@@ -61,8 +62,19 @@ class CreatedTokenResponse(serializers.Serializer):
         }
 
 
+# The approval links' codes answer HTML pages of the dashboard, never the API.
+_DASHBOARD_CODES = {ErrorCode.INVALID_APPROVAL_LINK, ErrorCode.APPROVAL_LINK_EXPIRED}
+API_ERROR_CODES = [
+    (code.value, f"HTTP {code.status}") for code in ErrorCode if code not in _DASHBOARD_CODES
+]
+
+
 class ErrorResponse(serializers.Serializer):
-    error = serializers.CharField()
+    error = serializers.CharField(help_text="A message for people; it may change")
+    code = serializers.ChoiceField(
+        choices=API_ERROR_CODES,
+        help_text="Stable and machine-readable: one HTTP status per code",
+    )
     details = serializers.DictField(
         child=serializers.CharField(), required=False, help_text="Each invalid field and why"
     )

@@ -14,9 +14,8 @@ from waitpoints.api.auth import CanCompleteToken
 from waitpoints.api.filters import parse_list_query
 from waitpoints.api.parsers import LenientJSONParser
 from waitpoints.api.schema import error_responses
-from waitpoints.errors import InvalidInput, NotFound
+from waitpoints.errors import ErrorCode, InvalidInput, NotFound
 from waitpoints.models import CompletionVia
-from waitpoints.notifications.emails import approval_emails_send
 from waitpoints.tokens import selectors
 from waitpoints.tokens.callbacks import callback_hash_matches
 from waitpoints.tokens.services.complete import token_complete
@@ -28,6 +27,7 @@ COMPLETE_MAX_BODY_BYTES = 3 * 1024 * 1024
 class InvalidCallbackHash(exceptions.APIException):
     status_code = status.HTTP_401_UNAUTHORIZED
     default_detail = "Invalid callback URL hash"
+    default_code = ErrorCode.INVALID_CALLBACK_HASH
 
 
 LIST_PARAMETERS = [
@@ -91,15 +91,10 @@ class TokenListCreateView(APIView):
             tags=fields.get("tags"),
             title=fields.get("title", ""),
             context=fields.get("context"),
+            # An empty list asks for no email, as leaving it out does.
+            notify=fields.get("notify") or None,
+            notify_sent_by=request.user.actor,
         )
-        if fields.get("notify") and not created.is_cached:
-            # The token exists either way: a failing mail server must not turn this into an error.
-            approval_emails_send(
-                waitpoint=created.waitpoint,
-                to=fields["notify"],
-                sent_by=request.user.actor,
-                fail_silently=True,
-            )
         return Response(serializers.CreatedTokenResponse(created).data)
 
 

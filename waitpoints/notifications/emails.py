@@ -1,4 +1,4 @@
-"""Emailed one-click approval links: signing, verifying and sending them.
+"""Emailed one-click approval links: signing and verifying them, validating and rendering emails.
 
 A link is signed for one token, one decision and one recipient, and expires with the token.
 Opening it only shows a confirmation page; the POST from that page decides (mail scanners
@@ -7,24 +7,21 @@ open links, they don't submit forms).
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from waitpoints.conf import waitpoints_settings
-from waitpoints.errors import InvalidInput
-from waitpoints.models import AuditEvent, Waitpoint
-
-logger = logging.getLogger(__name__)
+from waitpoints.core.validation import clean_text
+from waitpoints.errors import ErrorCode, InvalidInput, WaitpointsError
+from waitpoints.models import Waitpoint
 
 # One salt per purpose, so a value signed elsewhere with SECRET_KEY can never pass as a link
 # (its old module path, kept: links already sent stay valid).
@@ -33,14 +30,22 @@ DECISIONS = ("approve", "reject")
 MAX_RECIPIENTS = 20
 MAX_SUBJECT_LENGTH = 200
 MAX_MESSAGE_LENGTH = 5000
+DEFAULT_SUBJECT_PREFIX = "Approval needed: "
 
 
-class LinkInvalid(Exception):
+class LinkInvalid(WaitpointsError):
     """The link was tampered with or was never issued by this service."""
 
+    code = ErrorCode.INVALID_APPROVAL_LINK
 
-class LinkExpired(Exception):
+    def __init__(self) -> None:
+        super().__init__("approval link invalid")
+
+
+class LinkExpired(WaitpointsError):
     """The link's token deadline has passed."""
+
+    code = ErrorCode.APPROVAL_LINK_EXPIRED
 
     def __init__(self, link: ApprovalLink) -> None:
         super().__init__("approval link expired")
@@ -113,58 +118,65 @@ def clean_recipients(value: object, *, field: str = "to") -> list[str]:
     return cleaned
 
 
-def approval_emails_send(
-    *,
-    waitpoint: Waitpoint,
-    to: Iterable[str] | str,
-    subject: str | None = None,
-    message: str = "",
-    sent_by: str = "",
-    fail_silently: bool = False,
-) -> list[str]:
-    """Send one HTML + text email per recipient with its own Approve and Reject links.
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """Validated approval emails to queue: nothing about it can fail at send time but SMTP."""
 
-    Each sent email is audited (EMAIL_SENT). Returns the addresses mailed. A token that is
-    already finished gets no email: its links could only show the outcome. With
-    `fail_silently`, a recipient whose email cannot be sent is logged and skipped.
+    recipients: tuple[str, ...]
+    subject: str  # "" is the default subject, built from the token at send time
+    message: str
+
+
+def clean_approval_request(
+    *, to: object, subject: str | None = None, message: str = "", field: str = "to"
+) -> ApprovalRequest:
+    """Validate recipients, subject and message before anything is stored or queued.
+
+    Every bad field is reported in one InvalidInput; the recipients under `field` (the API's
+    create calls them `notify`).
     """
-    recipients = clean_recipients(list(to) if not isinstance(to, str) else to)
-    subject = (subject or "").strip() or f"Approval needed: {waitpoint.title or waitpoint.id}"
-    if len(subject) > MAX_SUBJECT_LENGTH or "\n" in subject or "\r" in subject:
-        raise InvalidInput({"subject": f"must be one line of at most {MAX_SUBJECT_LENGTH} chars"})
-    if not isinstance(message, str) or len(message) > MAX_MESSAGE_LENGTH:
-        raise InvalidInput({"message": f"must be text of at most {MAX_MESSAGE_LENGTH} chars"})
-    if waitpoint.is_finished:
-        raise InvalidInput({"token": f"is already {waitpoint.current_status}"})
-
-    sent: list[str] = []
-    connection = get_connection()
+    details: dict[str, str] = {}
+    recipients: list[str] = []
     try:
-        for recipient in recipients:
-            email = _approval_email(waitpoint, recipient, subject, message, connection)
-            try:
-                email.send()
-            except Exception:
-                if not fail_silently:
-                    raise
-                logger.exception("Approval email for %s to %s failed", waitpoint.id, recipient)
-                continue
-            AuditEvent.objects.create(
-                waitpoint=waitpoint,
-                action=AuditEvent.Action.EMAIL_SENT,
-                via="email",
-                actor=sent_by,
-                data={"to": recipient, "subject": subject},
-            )
-            sent.append(recipient)
-    finally:
-        connection.close()
-    return sent
+        recipients = clean_recipients(to, field=field)
+    except InvalidInput as exc:
+        details.update(exc.details)
+    # NUL or a lone surrogate would only fail at send time (encoding) or in the audit row.
+    try:
+        subject = clean_text(
+            subject or "", field="subject", max_length=MAX_SUBJECT_LENGTH, allow_empty=True
+        ).strip()
+        if "\n" in subject or "\r" in subject:
+            raise InvalidInput({"subject": "must be one line"})
+    except InvalidInput as exc:
+        details.update(exc.details)
+    try:
+        clean_text(message, field="message", max_length=MAX_MESSAGE_LENGTH, allow_empty=True)
+    except InvalidInput as exc:
+        details.update(exc.details)
+    if details:
+        raise InvalidInput(details)
+    return ApprovalRequest(recipients=tuple(recipients), subject=subject, message=message)
 
 
-def _approval_email(
-    waitpoint: Waitpoint, recipient: str, subject: str, message: str, connection
+def default_subject(waitpoint: Waitpoint) -> str:
+    """The subject "Approval needed: <title or id>": one line of at most MAX_SUBJECT_LENGTH.
+
+    A title may hold newlines and be as long as the subject limit: it is flattened and cut
+    rather than refused, so a title valid for the token never fails its emails.
+    """
+    title = "".join(char if char.isprintable() else " " for char in waitpoint.title or "")
+    title = " ".join(title.split()) or waitpoint.id
+    room = MAX_SUBJECT_LENGTH - len(DEFAULT_SUBJECT_PREFIX)
+    if len(title) > room:
+        title = title[: room - 1].rstrip() + "\u2026"
+    return DEFAULT_SUBJECT_PREFIX + title
+
+
+def approval_email(
+    waitpoint: Waitpoint, recipient: str, subject: str, message: str
 ) -> EmailMultiAlternatives:
+    """One recipient's email (HTML + text) with its own signed Approve and Reject links."""
     context = {
         "token": waitpoint,
         "message": message,
@@ -173,10 +185,9 @@ def _approval_email(
         "reject_url": approval_url(waitpoint=waitpoint, decision="reject", recipient=recipient),
     }
     email = EmailMultiAlternatives(
-        subject=subject,
+        subject=subject or default_subject(waitpoint),
         body=render_to_string("emails/approval.txt", context),
         to=[recipient],
-        connection=connection,
     )
     email.attach_alternative(render_to_string("emails/approval.html", context), "text/html")
     return email

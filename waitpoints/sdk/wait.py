@@ -9,11 +9,12 @@ from typing import Any
 from django.utils import timezone
 
 from waitpoints.client import CreatedToken, Token
-from waitpoints.core.durations import InvalidDuration, parse_duration, parse_moment
+from waitpoints.core.durations import parse_duration, parse_moment
 from waitpoints.core.validation import clean_tags
 from waitpoints.errors import InvalidInput
 from waitpoints.models import CompletionVia, Environment, Waitpoint
-from waitpoints.notifications.emails import approval_emails_send
+from waitpoints.notifications.delivery import queue_approval_emails
+from waitpoints.notifications.emails import clean_approval_request
 from waitpoints.runs.runtime import calls
 from waitpoints.runs.runtime.context import current_run, require_run
 from waitpoints.runs.runtime.outputs import WaitResult
@@ -131,15 +132,20 @@ class Wait:
         """Email each address its own signed Approve/Reject links (valid until the timeout).
 
         Opening a link only shows a confirm page; the recipient's POST completes the token
-        with `{"approved", "status", "comment", "reviewedBy": <address>}`. Returns the
-        addresses mailed.
+        with `{"approved", "status", "comment", "reviewedBy": <address>}`. Everything is
+        validated here (InvalidInput, nothing queued); the emails are sent by a Celery task
+        once the current transaction commits, and a failed send is retried there. Returns the
+        addresses that will be emailed (cleaned, duplicates dropped).
         """
+        request = clean_approval_request(to=to, subject=subject, message=message)
         waitpoint = selectors.token_get(
             environment=resolve_environment(environment), token_id=token_id_of(token)
         )
-        return approval_emails_send(
-            waitpoint=waitpoint, to=to, subject=subject, message=message, sent_by="sdk"
-        )
+        if waitpoint.is_finished:
+            # Its links could only show the outcome.
+            raise InvalidInput({"token": f"is already {waitpoint.current_status}"})
+        queue_approval_emails(waitpoint.id, request, sent_by="sdk")
+        return list(request.recipients)
 
     def list_tokens(
         self,
@@ -214,10 +220,7 @@ class Wait:
         if isinstance(duration, timedelta):
             delta += duration
         elif duration is not None:
-            try:
-                delta += parse_duration(duration)
-            except InvalidDuration as exc:
-                raise InvalidInput({"duration": str(exc)}) from None
+            delta += parse_duration(duration, field="duration")
         calls.sleep_for(run_context, delta)
 
     def until(self, moment: datetime) -> None:
@@ -233,15 +236,14 @@ def _filters(status, tags, period, from_, to, idempotency_key) -> TokenFilters:
         any_tags=clean_tags(tags),
         idempotency_key=idempotency_key,
     )
-    try:
-        if period is not None:
-            filters.created_from = timezone.now() - parse_duration(period)
-        if from_ is not None:
-            filters.created_from = from_ if isinstance(from_, datetime) else parse_moment(from_)
-        if to is not None:
-            filters.created_to = to if isinstance(to, datetime) else parse_moment(to)
-    except InvalidDuration as exc:
-        raise InvalidInput({"period/from_/to": str(exc)}) from None
+    if period is not None:
+        filters.created_from = timezone.now() - parse_duration(period, field="period")
+    if from_ is not None:
+        filters.created_from = (
+            from_ if isinstance(from_, datetime) else parse_moment(from_, field="from_")
+        )
+    if to is not None:
+        filters.created_to = to if isinstance(to, datetime) else parse_moment(to, field="to")
     return filters
 
 

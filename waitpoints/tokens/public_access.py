@@ -10,6 +10,7 @@ from datetime import timedelta
 import jwt
 from django.utils import timezone
 
+from waitpoints.errors import ErrorCode, WaitpointsError
 from waitpoints.models import Environment, Waitpoint
 
 ALGORITHM = "HS256"
@@ -17,8 +18,12 @@ LIFETIME = timedelta(hours=24)
 _SLUG = re.compile(r"[-a-zA-Z0-9_]{1,64}")
 
 
-class InvalidPublicToken(Exception):
-    pass
+class InvalidPublicToken(WaitpointsError):
+    code = ErrorCode.INVALID_PUBLIC_ACCESS_TOKEN
+
+
+class PublicTokenExpired(InvalidPublicToken):
+    code = ErrorCode.PUBLIC_ACCESS_TOKEN_EXPIRED
 
 
 def _signing_key(environment: Environment) -> bytes:
@@ -42,7 +47,8 @@ def issue(waitpoint: Waitpoint) -> str:
 
 
 def verify(token: str) -> tuple[Environment, list[str]]:
-    """The environment and scopes of a valid token. Raises InvalidPublicToken."""
+    """The environment and scopes of a valid token. Raises InvalidPublicToken (or its
+    subclass PublicTokenExpired)."""
     try:
         unverified = jwt.decode(token, options={"verify_signature": False})
         slug = unverified.get("sub")
@@ -59,7 +65,7 @@ def verify(token: str) -> tuple[Environment, list[str]]:
             options={"require": ["exp", "sub"]},
         )
     except jwt.ExpiredSignatureError:
-        raise InvalidPublicToken("Public access token has expired") from None
+        raise PublicTokenExpired("Public access token has expired") from None
     except jwt.PyJWTError:
         raise InvalidPublicToken("Invalid public access token") from None
     scopes = claims.get("scopes")

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from waitpoints.conf import waitpoints_settings
 from waitpoints.core import database
-from waitpoints.core.durations import InvalidDuration, parse_duration, resolve_timeout
+from waitpoints.core.durations import parse_duration, resolve_timeout
 from waitpoints.core.ids import idempotency_key_hash
 from waitpoints.core.validation import (
     MAX_IDEMPOTENCY_KEY_LENGTH,
@@ -22,6 +22,8 @@ from waitpoints.core.validation import (
 )
 from waitpoints.errors import InvalidInput
 from waitpoints.models import Environment, Waitpoint, WaitpointKind, WaitpointTag
+from waitpoints.notifications.delivery import queue_approval_emails
+from waitpoints.notifications.emails import clean_approval_request
 from waitpoints.tokens import sql
 
 DEFAULT_IDEMPOTENCY_KEY_TTL = "1h"
@@ -42,9 +44,15 @@ def token_create(
     tags: str | list[str] | None = None,
     title: str = "",
     context: Any = None,
+    notify: list[str] | str | None = None,
+    notify_sent_by: str = "",
     now: datetime | None = None,
 ) -> CreatedToken:
-    """Create a MANUAL waitpoint, or return the live one holding `idempotency_key`."""
+    """Create a MANUAL waitpoint, or return the live one holding `idempotency_key`.
+
+    `notify`: addresses that each get an approval email with their own links, validated with
+    the other fields and sent by a Celery task after commit (an idempotent replay sends none).
+    """
     now = now or timezone.now()
     fields = _clean_create_fields(
         timeout=timeout,
@@ -53,11 +61,21 @@ def token_create(
         tags=tags,
         title=title,
         context=context,
+        notify=notify,
         now=now,
     )
     if fields["idempotency_key"] is None:
-        return CreatedToken(_insert_token(environment, fields, now), is_cached=False)
+        created = CreatedToken(_insert_token(environment, fields, now), is_cached=False)
+    else:
+        created = _create_with_key(environment, fields, now)
+    if fields["notify"] is not None and not created.is_cached:
+        queue_approval_emails(created.waitpoint.id, fields["notify"], sent_by=notify_sent_by)
+    return created
 
+
+def _create_with_key(
+    environment: Environment, fields: dict[str, Any], now: datetime
+) -> CreatedToken:
     with transaction.atomic():
         key = fields["idempotency_key"]
         # A key whose TTL has passed is released, so this create gets a new token.
@@ -102,48 +120,53 @@ def _clean_create_fields(
     tags: Any,
     title: str,
     context: Any,
+    notify: Any,
     now: datetime,
 ) -> dict[str, Any]:
     details: dict[str, str] = {}
     fields: dict[str, Any] = {"idempotency_key": None, "idempotency_key_expires_at": None}
 
-    def check(field: str, clean):  # collects every bad field, not just the first
+    def check(clean):  # collects every bad field, not just the first
         try:
             return clean()
         except InvalidInput as exc:
             details.update(exc.details)
-        except InvalidDuration as exc:
-            details[field] = str(exc)
 
     fields["timeout_at"] = check(
-        "timeout",
         lambda: resolve_timeout(
-            timeout if timeout is not None else waitpoints_settings.default_timeout, now=now
-        ),
+            timeout if timeout is not None else waitpoints_settings.default_timeout,
+            now=now,
+            field="timeout",
+        )
     )
     if idempotency_key is not None:
         fields["idempotency_key"] = check(
-            "idempotencyKey",
             lambda: clean_text(
                 idempotency_key, field="idempotencyKey", max_length=MAX_IDEMPOTENCY_KEY_LENGTH
-            ),
+            )
         )
         ttl = check(
-            "idempotencyKeyTTL",
-            lambda: parse_duration(idempotency_key_ttl or DEFAULT_IDEMPOTENCY_KEY_TTL),
+            lambda: parse_duration(
+                idempotency_key_ttl or DEFAULT_IDEMPOTENCY_KEY_TTL, field="idempotencyKeyTTL"
+            )
         )
         if ttl is not None:
             fields["idempotency_key_expires_at"] = now + ttl
     elif idempotency_key_ttl is not None:
-        check("idempotencyKeyTTL", lambda: parse_duration(idempotency_key_ttl))
-    fields["tags"] = check("tags", lambda: clean_tags(tags)) or []
+        check(lambda: parse_duration(idempotency_key_ttl, field="idempotencyKeyTTL"))
+    fields["tags"] = check(lambda: clean_tags(tags)) or []
     fields["title"] = check(
-        "title",
         lambda: clean_text(
             title or "", field="title", max_length=MAX_TITLE_LENGTH, allow_empty=True
-        ),
+        )
     )
-    fields["context"] = check("context", lambda: clean_json(context, field="context"))
+    fields["context"] = check(lambda: clean_json(context, field="context"))
+    # The emails' default subject is built from the title at send time and always fits.
+    fields["notify"] = (
+        check(lambda: clean_approval_request(to=notify, field="notify"))
+        if notify is not None
+        else None
+    )
     if details:
         raise InvalidInput(details)
     return fields
