@@ -74,7 +74,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(db_url: str, workers: int = 2):
+def gunicorn(db_url: str, workers: int = 2, **extra_env: str):
     port = free_port()
     process = subprocess.Popen(
         [
@@ -82,7 +82,7 @@ def gunicorn(db_url: str, workers: int = 2):
             "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
         ],
         cwd=ROOT,
-        env=server_env(db_url),
+        env=server_env(db_url, **extra_env),
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

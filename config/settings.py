@@ -5,6 +5,8 @@ Set WAITPOINTS_ENV=production to refuse unsafe values (missing SECRET_KEY, DEBUG
 """
 
 import os
+import secrets
+import time
 from pathlib import Path
 
 import dj_database_url
@@ -27,6 +29,27 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def development_secret_key(path: Path) -> str:
+    """Development without SECRET_KEY: a random key made on first start and kept in `var/`
+    (mode 0600), shared by web, worker and beat and stable across restarts. Never a constant:
+    approval links are signed with it. Created with O_EXCL, so processes starting together
+    agree on one key."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another process is writing it right now
+            key = path.read_text().strip()
+            if key:
+                return key
+            time.sleep(0.05)
+        raise ImproperlyConfigured(f"{path} is empty: delete it, or set SECRET_KEY") from None
+    key = secrets.token_urlsafe(50)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key + "\n")
+    return key
+
+
 PRODUCTION = os.environ.get("WAITPOINTS_ENV", "development") == "production"
 DEBUG = env_bool("DEBUG", not PRODUCTION)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -36,7 +59,7 @@ if PRODUCTION:
     if DEBUG:
         raise ImproperlyConfigured("DEBUG must be off in production.")
 elif not SECRET_KEY:
-    SECRET_KEY = "dev-only-insecure-key-never-use-in-production"
+    SECRET_KEY = development_secret_key(VAR_DIR / "secret-key")
 
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", "" if PRODUCTION else "localhost,127.0.0.1,[::1],testserver"
@@ -56,14 +79,17 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
+    "axes",
     "waitpoints",
     "dashboard",
 ]
 
 MIDDLEWARE = [
     "waitpoints.middleware.RequestIdMiddleware",
+    "waitpoints.ops.metrics.HttpMetricsMiddleware",
     "waitpoints.middleware.LengthRequiredMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "waitpoints.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -73,6 +99,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: answers a locked-out login attempt.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -122,6 +150,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# Login brute force (dashboard and admin): django-axes locks a username from an address after
+# AXES_FAILURE_LIMIT wrong passwords, for AXES_COOLOFF_HOURS; a locked attempt is refused
+# before any password hashing. `manage.py axes_reset` lifts every lock.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = float(os.environ.get("AXES_COOLOFF_HOURS", "0.25"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Behind a proxy, the client address is the proxy's unless it is told: AXES_IPWARE_* settings.
+AXES_IPWARE_META_PRECEDENCE_ORDER = env_list("AXES_IP_HEADERS", "REMOTE_ADDR")
 LOGIN_REDIRECT_URL = "dashboard:inbox"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -141,6 +183,26 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", PRODUCTION)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", PRODUCTION)
 SESSION_COOKIE_HTTPONLY = True
+
+# --- HTTPS and browser policies (README, "Production") ---
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients):
+# SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO. Never set it without such a proxy.
+if os.environ.get("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = (os.environ["SECURE_PROXY_SSL_HEADER"], "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# HSTS is opt-in: once a browser saw it, the host is HTTPS-only for that long.
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Scripts only from our own static files (the dashboard has no inline script); 'unsafe-eval'
+# because htmx evaluates the refresh triggers' filters (`every 5s [wpCanRefresh(this)]`) with
+# Function(); inline styles are allowed for htmx's indicator style. Empty: no header.
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'",
+)
 
 # --- Email (console backend in development) ---
 EMAIL_BACKEND = os.environ.get(
@@ -192,27 +254,78 @@ SPECTACULAR_SETTINGS = {
 }
 CORS_URLS_REGEX = r"^/api/v1/waitpoints/tokens/[^/]+/complete/?$"
 CORS_ALLOW_ALL_ORIGINS = True
+# django-cors-headers' defaults, plus the headers Trigger.dev's SDK sends from a browser.
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "user-agent",
+    "x-csrftoken",
+    "x-requested-with",
+    "trigger-version",
+    "x-trigger-api-version",
+    "x-trigger-source",
+    "x-trigger-client",
+    "x-trigger-branch",
+    "x-trigger-request-idempotency-key",
+    "x-trigger-realtime-streams-version",
+    "x-trigger-worker",
+    "x-trigger-engine-version",
+    "x-trigger-span-parent-as-link",
+    "x-trigger-sdk-operation",
+    "x-trigger-sdk-credential-reason",
+    "x-request-id",
+)
 
 # --- Waitpoints: every WAITPOINTS_* setting, defaults and checks in waitpoints/conf.py ---
-_waitpoints_settings = waitpoints_conf.from_environment(os.environ)
+_environ = dict(os.environ)
+if PRODUCTION:
+    # Production's defaults: the API docs behind a staff login, no browsable API.
+    _environ.setdefault("WAITPOINTS_API_DOCS", "login")
+    _environ.setdefault("WAITPOINTS_BROWSABLE_API", "0")
+_waitpoints_settings = waitpoints_conf.from_environment(_environ)
 globals().update(_waitpoints_settings)
+if not _waitpoints_settings["WAITPOINTS_BROWSABLE_API"]:
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = ["rest_framework.renderers.JSONRenderer"]
+
+# --- Cache: the rate limits' counters (and login lockouts' cache). Shared by every web process
+# only when it is Redis: CACHE_URL=redis://host:6379/1 (REDIS_URL is read too). ---
+_cache_url = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL", "")
+if _cache_url.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _cache_url,
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Celery ---
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+
+
+def filesystem_broker_options(broker_dir: Path) -> dict:
+    """kombu's filesystem transport, every folder under `broker_dir` (made if missing)."""
+    (broker_dir / "processed").mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(broker_dir),
+        "data_folder_out": str(broker_dir),
+        "processed_folder": str(broker_dir / "processed"),
+        "store_processed": False,
+        # The exchange tables: kombu's default is "control" in the current directory.
+        "control_folder": str(broker_dir / "control"),
+        # kombu's default is 1 s: each hop (trigger -> execute, completion -> resume, a beat
+        # sweep) waited up to a second, and a busy prefork worker took ~1 message per second.
+        "polling_interval": 0.1,
+    }
+
+
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's own filesystem transport can hand a worker a message its sender has not written
     # yet, and the worker dies (kombu issue #1551); this subclass writes atomically.
     CELERY_BROKER_TRANSPORT = "config.filesystem_broker:Transport"
-    _broker_dir = VAR_DIR / "broker"
-    (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir),
-        "data_folder_out": str(_broker_dir),
-        "processed_folder": str(_broker_dir / "processed"),
-        "store_processed": False,
-        # kombu's default is ./control, relative to whatever directory a process started in.
-        "control_folder": str(_broker_dir / "control"),
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(VAR_DIR / "broker")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # A queue of its own lets several deployments (or test runs) share one broker database.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
@@ -236,11 +349,41 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": _waitpoints_settings["WAITPOINTS_STALLED_RUN_CHECK_SECONDS"],
         "options": {"expires": 30},
     },
+    "purge-expired": {
+        "task": "waitpoints.tasks.purge_expired",
+        "schedule": _waitpoints_settings["WAITPOINTS_RETENTION_INTERVAL_SECONDS"],
+        "options": {"expires": 60},
+    },
+    "send-due-webhooks": {
+        "task": "waitpoints.tasks.send_due_webhooks",
+        "schedule": _waitpoints_settings["WAITPOINTS_WEBHOOKS_SCAN_SECONDS"],
+        "options": {"expires": 30},
+    },
 }
 
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json (got {LOG_FORMAT!r})")
+if LOG_FORMAT == "json":
+    # One access line per request, with its request id, environment, ids, via and duration.
+    MIDDLEWARE.insert(1, "config.json_logs.RequestLogMiddleware")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Probe requests (/healthz, /readyz, /metrics) never reach the log, even when they fail.
+    "filters": {"quiet_probes": {"()": "waitpoints.ops.health.QuietProbes"}},
+    "formatters": {
+        "text": {"format": "%(message)s"},
+        "json": {"()": "config.json_logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["quiet_probes"],
+            # LOG_FORMAT=json: one JSON object per line (README, "Logs").
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
+    "loggers": {"django.request": {"filters": ["quiet_probes"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }

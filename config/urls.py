@@ -4,15 +4,21 @@ from django.urls import include, path
 from django.views import defaults
 from drf_spectacular.views import SpectacularSwaggerView
 
+from config.api_docs import api_docs
 from dashboard import views as dashboard_views
+from waitpoints.api import ops
 from waitpoints.api.errors import json_not_found, json_server_error
 from waitpoints.api.schema import SchemaView
 
 urlpatterns = [
+    # Probes and metrics for load balancers, Kubernetes and Prometheus (README, "Production").
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
+    path("metrics", ops.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("waitpoints.api.urls")),
-    path("api/schema/", SchemaView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/schema/", api_docs(SchemaView.as_view()), name="schema"),
+    path("api/docs/", api_docs(SpectacularSwaggerView.as_view(url_name="schema")), name="api-docs"),
     # Reviewer dashboard, its login, and the emailed approval links (docs/architecture.md).
     path("", dashboard_views.home, name="home"),
     path("dashboard/", include("dashboard.urls")),

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from dashboard import forms
 from dashboard import services as dashboard_services
 from dashboard.templatetags.dashboard_extras import describe_outcome
+from waitpoints.core.ids import is_plausible_id
 from waitpoints.errors import InvalidInput, NotFound
 from waitpoints.models import CompletionVia, Environment, Run, RunBlock, Waitpoint
 from waitpoints.notifications import emails
@@ -139,7 +140,9 @@ def token_detail(request: HttpRequest, token_id: str) -> HttpResponse:
 @login_required
 @require_GET
 def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
-    run = Run.objects.select_related("environment").filter(id=run_id).first()
+    run = None
+    if is_plausible_id(run_id):
+        run = Run.objects.select_related("environment").filter(id=run_id).first()
     if run is None:
         raise Http404("No such run")
     blocks = RunBlock.objects.filter(run=run).select_related("waitpoint").order_by("created_at")
@@ -262,6 +265,8 @@ def token_timeout(request: HttpRequest, token_id: str) -> HttpResponse:
 def bulk_decide(request: HttpRequest) -> HttpResponse:
     # The inbox's filters come back in `query`, so the answer is the same filtered table.
     query = QueryDict(request.POST.get("query", ""))
+    if not all(is_plausible_id(token_id) for token_id in request.POST.getlist("ids")):
+        raise Http404("No such token")  # no id we issue looks like that
     form = forms.BulkDecisionForm(request.POST)
     if form.is_valid():
         decision = form.cleaned_data["decision"]

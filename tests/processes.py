@@ -1,4 +1,5 @@
-"""Real processes for the tests that need them: a Celery worker, gunicorn and redis-server.
+"""Real processes for the tests that need them: a Celery worker, gunicorn, redis-server and
+RabbitMQ.
 
 Each runs in a process group of its own against the test database pytest-django created, logs
 to a file of its own, and is stopped (or killed, like a crash) as a whole group.
@@ -59,10 +60,14 @@ def django_environment() -> dict[str, str]:
 
     Its DATABASE_URL names the test database pytest-django created, not the configured one."""
     db = connection.settings_dict
-    database_url = (
-        f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 5432}/{db['NAME']}"
-    )
+    if connection.vendor == "sqlite":
+        # A file (tests/conftest.py makes the embedded test database one), as `make run` has.
+        database_url = f"sqlite:///{db['NAME']}"
+    else:
+        database_url = (
+            f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST'] or '127.0.0.1'}:"
+            f"{db['PORT'] or 5432}/{db['NAME']}"
+        )
     return {"DATABASE_URL": database_url, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
 
 
@@ -133,6 +138,7 @@ def start_celery_worker(
     beat: bool = False,
     lease_seconds: float = 300,
     concurrency: int = 1,
+    env: dict | None = None,
 ) -> Process:
     """`celery worker` (with beat if asked) on the test database, taking work from `queue` only."""
     command = [
@@ -154,6 +160,7 @@ def start_celery_worker(
             "WAITPOINTS_STALLED_RUN_CHECK_SECONDS": "1",
             "CONN_MAX_AGE": "0",
             "CELERY_TASK_DEFAULT_QUEUE": queue,
+            **(env or {}),
         },
     )
     return worker.start(ready=lambda: " ready." in worker.log(), what="the Celery worker to start")
@@ -232,6 +239,45 @@ def start_redis(log_dir: Path, port: int | None = None) -> tuple:
     return server.start(ready=answering, what="redis-server to answer"), port
 
 
+def start_rabbitmq(data_dir: Path, port: int | None = None) -> tuple:
+    """A RabbitMQ node of this test's own on a free port, its state in `data_dir`; returns
+    (process, port). Started again with the same `data_dir` and port, it is the same node: its
+    durable queues and the persistent messages in them come back. About 10 s to start."""
+    port = port or free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config = data_dir / "rabbitmq.conf"
+    config.write_text(f"listeners.tcp.default = 127.0.0.1:{port}\n")
+    (data_dir / "enabled_plugins").write_text("[].\n")
+    server = Process(
+        "rabbitmq",
+        ["/usr/lib/rabbitmq/bin/rabbitmq-server"],
+        data_dir,
+        env={
+            "HOME": str(data_dir),  # its own Erlang cookie
+            "RABBITMQ_NODENAME": f"waitpoints-test-{port}@localhost",
+            "RABBITMQ_NODE_PORT": str(port),
+            "RABBITMQ_DIST_PORT": str(free_port()),
+            "RABBITMQ_CONFIG_FILE": str(config),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(data_dir / "enabled_plugins"),
+            "RABBITMQ_MNESIA_BASE": str(data_dir / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(data_dir / "log"),
+            "RABBITMQ_PID_FILE": str(data_dir / "rabbitmq.pid"),
+        },
+    )
+
+    def answering() -> bool:
+        from kombu import Connection
+
+        try:
+            with Connection(f"amqp://guest:guest@127.0.0.1:{port}//", connect_timeout=1) as conn:
+                conn.connect()
+            return True
+        except Exception:  # noqa: BLE001 (refused, reset, still booting: not yet)
+            return False
+
+    return server.start(ready=answering, what="rabbitmq-server to answer"), port
+
+
 def delete_redis_queue(broker_url: str, queue: str) -> None:
     """Remove a test's queue (and kombu's bindings and priority lists of it) from the broker."""
     import redis
@@ -240,3 +286,23 @@ def delete_redis_queue(broker_url: str, queue: str) -> None:
     keys = [queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"]
     keys += [f"{queue}\x06\x16{priority}" for priority in range(10)]  # kombu's priority lists
     client.delete(*keys)
+
+
+def delete_amqp_queue(broker_url: str, queue: str) -> None:
+    """Remove a test's queue and the direct exchange Celery declared for it from RabbitMQ.
+
+    Both are durable: left alone they would outlive the test (and keep any message in them)."""
+    from kombu import Connection
+
+    with Connection(broker_url, connect_timeout=5) as conn:
+        channel = conn.default_channel
+        channel.queue_delete(queue)  # idempotent on RabbitMQ: a missing queue is not an error
+        channel.exchange_delete(queue)
+
+
+def delete_queue(broker_url: str, queue: str) -> None:
+    """Remove a test's queue from a Redis or RabbitMQ broker (the filesystem one needs nothing)."""
+    if broker_url.startswith(("redis://", "rediss://")):
+        delete_redis_queue(broker_url, queue)
+    elif broker_url.startswith(("amqp://", "pyamqp://", "amqps://")):
+        delete_amqp_queue(broker_url, queue)

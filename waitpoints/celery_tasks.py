@@ -15,15 +15,21 @@ from celery.signals import task_postrun, task_prerun
 from django.db import close_old_connections
 
 from waitpoints.notifications.delivery import SEND_APPROVAL_EMAIL_TASK, approval_email_deliver
+from waitpoints.ops import retention
+from waitpoints.ops.leader import exclusive
+from waitpoints.presenters import webhook_event_data
 from waitpoints.runs.runtime.execute import run_execute
 from waitpoints.runs.services.maintenance import runs_requeue_stalled
 from waitpoints.tokens.services.expiry import waitpoints_sweep_due
 from waitpoints.wakeups.services import EXECUTE_RUN_TASK, EXECUTE_RUNS_TASK
+from waitpoints.webhooks import events as webhook_events
+from waitpoints.webhooks.delivery import webhook_deliver, webhooks_send_due
 
 logger = logging.getLogger(__name__)
 
 SWEEP_DUE_WAITPOINTS_TASK = "waitpoints.tasks.sweep_due_waitpoints"
 REQUEUE_STALLED_RUNS_TASK = "waitpoints.tasks.requeue_stalled_runs"
+PURGE_EXPIRED_TASK = "waitpoints.tasks.purge_expired"
 
 # A mail server that refuses, times out (EMAIL_TIMEOUT) or answers 4xx: retried after jittered
 # waits of at most 30 s, 1, 2, 4, 8 and 10 minutes (a ~25-minute outage), then given up, logged.
@@ -44,8 +50,10 @@ def _recycle_database_connections(**kwargs) -> None:
 @shared_task(name=SWEEP_DUE_WAITPOINTS_TASK, ignore_result=True)
 def sweep_due_waitpoints() -> int:
     """Beat runs this every WAITPOINTS_SWEEP_INTERVAL_SECONDS: due tokens time out, due sleeps
-    complete."""
-    return waitpoints_sweep_due()
+    complete. Every periodic task runs under `exclusive`: with several beats (README,
+    "Production"), a copy that starts while another runs does nothing."""
+    with exclusive(SWEEP_DUE_WAITPOINTS_TASK) as leader:
+        return waitpoints_sweep_due() if leader else 0
 
 
 @shared_task(name=EXECUTE_RUN_TASK, ignore_result=True, acks_late=True, reject_on_worker_lost=True)
@@ -72,7 +80,8 @@ def execute_runs(run_ids: list[str]) -> None:
 @shared_task(name=REQUEUE_STALLED_RUNS_TASK, ignore_result=True)
 def requeue_stalled_runs() -> int:
     """Beat: re-enqueue runs whose lease expired (lost message, or a worker that died mid-run)."""
-    return runs_requeue_stalled()
+    with exclusive(REQUEUE_STALLED_RUNS_TASK) as leader:
+        return runs_requeue_stalled() if leader else 0
 
 
 @shared_task(
@@ -125,3 +134,41 @@ def send_approval_email(
             exc,
         )
         raise
+
+
+@shared_task(
+    name=webhook_events.DELIVER_WEBHOOK_TASK,
+    ignore_result=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def deliver_webhook(delivery_id: str) -> None:
+    """One attempt of one webhook delivery (queued on commit by `webhooks.events`). A failure
+    schedules the next attempt, which beat's `send_due_webhooks` sends when it is due."""
+    webhook_deliver(delivery_id=delivery_id, render=webhook_event_data)
+
+
+@shared_task(name=webhook_events.DISPATCH_WEBHOOKS_TASK, ignore_result=True, acks_late=True)
+def dispatch_webhooks(delivery_ids: list[str]) -> None:
+    """Fan a chunk of deliveries (a mass timeout, a completion with several endpoints) out into
+    one message each."""
+    webhook_events.send_each(delivery_ids)
+
+
+@shared_task(name=webhook_events.SEND_DUE_WEBHOOKS_TASK, ignore_result=True)
+def send_due_webhooks() -> int:
+    """Beat, every WAITPOINTS_WEBHOOKS_SCAN_SECONDS: retries that are due, lost messages."""
+    with exclusive(webhook_events.SEND_DUE_WEBHOOKS_TASK) as leader:
+        return webhooks_send_due() if leader else 0
+
+
+@shared_task(name=PURGE_EXPIRED_TASK, ignore_result=True)
+def purge_expired() -> None:
+    """Beat, every WAITPOINTS_RETENTION_INTERVAL_SECONDS: delete what WAITPOINTS_RETENTION no
+    longer keeps (nothing when it is unset)."""
+    with exclusive(PURGE_EXPIRED_TASK) as leader:
+        deleted = retention.purge_expired() if leader else None
+    if deleted and any(deleted.values()):
+        logger.info(
+            "Retention: deleted %s", ", ".join(f"{n} {name}" for name, n in deleted.items())
+        )

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,6 +19,54 @@ from django.core.exceptions import ImproperlyConfigured
 
 def _comma_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _flag(value: str) -> bool:
+    if value.strip().lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.strip().lower() in {"", "0", "false", "no", "off"}:
+        return False
+    raise ValueError(value)
+
+
+_SECONDS_PER_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds_list(value: str) -> list[float]:
+    """`5s,5m,2h` -> [5, 300, 7200] (conf imports nothing of ours, so its own tiny parser)."""
+    seconds = []
+    for item in _comma_list(value):
+        unit = item[-1] if item[-1] in _SECONDS_PER_UNIT else "s"
+        number = item[:-1] if item[-1] in _SECONDS_PER_UNIT else item
+        seconds.append(float(number) * _SECONDS_PER_UNIT[unit])
+    return seconds
+
+
+_RETENTION_UNITS = {"w": 604800, **_SECONDS_PER_UNIT}
+
+
+def _retention_seconds(value: str) -> float | None:
+    """`30d`, `12h`, `2w` (one number and unit) -> seconds; empty -> None (keep everything)."""
+    value = value.strip()
+    if not value:
+        return None
+    if len(value) < 2 or value[-1] not in _RETENTION_UNITS:
+        raise ValueError(value)
+    return float(value[:-1]) * _RETENTION_UNITS[value[-1]]
+
+
+_RATE = re.compile(r"\d+/(s|sec|m|min|h|hour|d|day)")
+_RATE_REQUIREMENT = "must be a rate such as 100/m (units s, m, h, d) or off"
+
+
+def _rate(value: str) -> str | None:
+    """`100/m` as DRF reads it; `off` or empty: no limit."""
+    value = value.strip().lower()
+    return None if value in {"", "off", "0", "none"} else value
+
+
+def _rate_ok(value: str | None) -> bool:
+    return value is None or _RATE.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -60,8 +109,113 @@ SETTINGS = {
             lambda value: value > 0,
             "must be > 0",
         ),
+        # A QUEUED run no worker claimed for this long has its message sent again (then after
+        # twice as long, …): a broker restart delays resumes by seconds. 0: only at lease expiry.
+        Setting(
+            "WAITPOINTS_QUEUED_RESEND_SECONDS",
+            30.0,
+            float,
+            lambda value: value == 0 or value >= 5,
+            "must be 0 (off) or >= 5",
+        ),
         # Modules whose `@task` functions are registered at start-up.
         Setting("WAITPOINTS_TASK_MODULES", [], _comma_list),
+        # --- Abuse limits (README, "Abuse limits") ---
+        # Per-API-key request rates ("<n>/<s|m|h|d>", "off"), counted in Django's cache (Redis
+        # via CACHE_URL when there are several web processes). Generous: they stop a runaway
+        # client, not normal traffic. WAITPOINTS_RATE_LIMITS=off turns them all off (the test
+        # suite and the benchmarks do, explicitly).
+        Setting("WAITPOINTS_RATE_LIMITS", True, _flag),
+        Setting("WAITPOINTS_RATE_LIMIT_CREATE", "6000/m", _rate, _rate_ok, _RATE_REQUIREMENT),
+        Setting("WAITPOINTS_RATE_LIMIT_COMPLETE", "6000/m", _rate, _rate_ok, _RATE_REQUIREMENT),
+        Setting("WAITPOINTS_RATE_LIMIT_LIST", "1200/m", _rate, _rate_ok, _RATE_REQUIREMENT),
+        # Tokens WAITING at once per environment; a create beyond it answers 422. 0: no cap.
+        Setting(
+            "WAITPOINTS_MAX_WAITING_PER_ENVIRONMENT",
+            1_000_000,
+            int,
+            lambda value: value >= 0,
+            "must be >= 0 (0: no cap)",
+        ),
+        # Approval emails (`notify`) one API key may ask for per hour; beyond it 429. 0: no cap.
+        Setting(
+            "WAITPOINTS_NOTIFY_EMAILS_PER_KEY_PER_HOUR",
+            500,
+            int,
+            lambda value: value >= 0,
+            "must be >= 0 (0: no cap)",
+        ),
+        # /api/docs/ and /api/schema/: `public`, `login` (staff users signed in), or `off`.
+        # Production's default is `login`.
+        Setting(
+            "WAITPOINTS_API_DOCS",
+            "public",
+            lambda value: value.strip().lower(),
+            lambda value: value in {"public", "login", "off"},
+            "must be public, login or off",
+        ),
+        # DRF's browsable API (HTML answers to browsers); off by default in production.
+        Setting("WAITPOINTS_BROWSABLE_API", True, _flag),
+        # Webhook URLs may resolve to loopback, private, link-local or metadata addresses (local
+        # development and tests only: otherwise an API key could make the server call inside).
+        Setting("WAITPOINTS_WEBHOOKS_ALLOW_PRIVATE", False, _flag),
+        # Waits between a failed webhook delivery and its next attempt; after the last one the
+        # delivery fails. The default (Svix's) spans ~27.6 h.
+        Setting(
+            "WAITPOINTS_WEBHOOKS_RETRY_SCHEDULE",
+            [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
+            _seconds_list,
+            lambda value: all(0 <= seconds <= 7 * 86400 for seconds in value),
+            "must be a comma list of waits such as 5s,5m,2h (each at most 7d)",
+        ),
+        # Seconds to connect and then to read the answer: a slower receiver counts as failed.
+        Setting(
+            "WAITPOINTS_WEBHOOKS_TIMEOUT_SECONDS",
+            10.0,
+            float,
+            lambda value: 0 < value <= 60,
+            "must be > 0 and <= 60",
+        ),
+        # How often beat sends the webhook deliveries that are due (retries, lost messages).
+        Setting(
+            "WAITPOINTS_WEBHOOKS_SCAN_SECONDS",
+            5.0,
+            float,
+            lambda value: 0.1 <= value <= 300,
+            "must be between 0.1 and 300",
+        ),
+        # Bearer token that `GET /metrics` requires; unset: /metrics is open (keep it off the
+        # public internet then).
+        Setting("WAITPOINTS_METRICS_TOKEN", ""),
+        # How long finished tokens, finished runs and delivered webhooks are kept (`30d`, `12h`,
+        # `2w`); beat deletes older ones in small batches. Unset: everything is kept.
+        Setting(
+            "WAITPOINTS_RETENTION",
+            None,
+            _retention_seconds,
+            lambda value: value is None or value >= 3600,
+            "must be at least 1h (a duration such as 30d)",
+        ),
+        # Rows deleted per retention transaction (each a short transaction, SKIP LOCKED).
+        Setting(
+            "WAITPOINTS_RETENTION_BATCH_SIZE", 1000, int, lambda value: value >= 1, "must be >= 1"
+        ),
+        # How often beat runs the retention purge (when WAITPOINTS_RETENTION is set).
+        Setting(
+            "WAITPOINTS_RETENTION_INTERVAL_SECONDS",
+            300.0,
+            float,
+            lambda value: value >= 1,
+            "must be >= 1",
+        ),
+        # Seconds `GET /readyz` waits for the database and for the broker before answering 503.
+        Setting(
+            "WAITPOINTS_READINESS_TIMEOUT_SECONDS",
+            2.0,
+            float,
+            lambda value: 0 < value <= 30,
+            "must be > 0 and <= 30",
+        ),
     ]
 }
 

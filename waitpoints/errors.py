@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     LENGTH_REQUIRED = "length_required"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     INVALID_INPUT = "invalid_input"
+    RATE_LIMITED = "rate_limited"
     INTERNAL_ERROR = "internal_error"
     DATABASE_UNAVAILABLE = "database_unavailable"
 
@@ -60,6 +61,7 @@ _STATUSES = {
     ErrorCode.LENGTH_REQUIRED: 411,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.INVALID_INPUT: 422,
+    ErrorCode.RATE_LIMITED: 429,
     ErrorCode.INTERNAL_ERROR: 500,
     ErrorCode.DATABASE_UNAVAILABLE: 503,
 }
@@ -73,6 +75,7 @@ _GENERIC = {
     411: ErrorCode.LENGTH_REQUIRED,
     413: ErrorCode.PAYLOAD_TOO_LARGE,
     422: ErrorCode.INVALID_INPUT,
+    429: ErrorCode.RATE_LIMITED,
     503: ErrorCode.DATABASE_UNAVAILABLE,
 }
 

@@ -1,7 +1,10 @@
-"""Request-level rules: a request id on every response, and no body without Content-Length."""
+"""Request-level rules: a request id on every response, no body without Content-Length, and
+the Content-Security-Policy header."""
 
 import re
 import uuid
+
+from django.conf import settings
 
 from waitpoints.api.errors import json_error
 from waitpoints.errors import ErrorCode
@@ -42,3 +45,19 @@ class LengthRequiredMiddleware:
                 ErrorCode.LENGTH_REQUIRED,
             )
         return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware:
+    """Send `settings.CONTENT_SECURITY_POLICY` (Django 5.2 has no CSP of its own) on every
+    response that has none yet; an empty policy sends nothing. A view that needs another
+    policy (the Swagger page's inline script) sets its own header."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        policy = getattr(settings, "CONTENT_SECURITY_POLICY", "")
+        if policy and "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = policy
+        return response

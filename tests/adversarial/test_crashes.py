@@ -1,5 +1,5 @@
-"""Crashes while runs are in flight: the broker (a redis-server of our own, never the shared
-one) killed and restarted while runs wait, and a worker SIGKILLed in the middle of several runs.
+"""Crashes while runs are in flight: the broker (a redis-server or RabbitMQ node of our own, never
+the shared one) killed and restarted while runs wait, and a worker SIGKILLed in the middle of several runs.
 Each run finishes exactly once; no completion that was answered with success is lost.
 (tests/runs/test_worker.py covers one run killed mid-run; these add volume and the broker.)
 """
@@ -7,12 +7,13 @@ Each run finishes exactly once; no completion that was answered with success is 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 import requests
 
 from tests.adversarial import tasks_for_crashes  # noqa: F401  (registers adv-slow-once here)
-from tests.processes import start_gunicorn, start_redis, wait_until
+from tests.processes import start_gunicorn, start_rabbitmq, start_redis, wait_until
 from tests.runs.tasks_for_tests import lines
 from waitpoints import tasks
 from waitpoints.models import Run, RunBlock, RunStatus, Waitpoint, WaitpointStatus
@@ -29,10 +30,28 @@ def worker_task_modules() -> str:
 
 @pytest.fixture
 def own_broker(tmp_path, settings):
-    """A redis-server only this test uses; the worker is pointed at it (set before it starts)."""
+    """A broker only this test uses, of the configured kind: a redis-server (no persistence), or a
+    RabbitMQ node (its queues durable, its state kept in `tmp_path` across a restart); the worker
+    is pointed at it (set before it starts). `restart()` starts it again on the same port."""
+    rabbitmq = settings.CELERY_BROKER_URL.startswith(("amqp://", "pyamqp://"))
+    data_dir = tmp_path / "rabbitmq"
+
+    def start(port: int | None = None):
+        if rabbitmq:
+            return start_rabbitmq(data_dir, port=port)
+        return start_redis(tmp_path, port=port)
+
     holder = {}
-    holder["process"], holder["port"] = start_redis(tmp_path)
-    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{holder['port']}/0"
+    holder["process"], port = start()
+    holder["url"] = (
+        f"amqp://guest:guest@127.0.0.1:{port}//" if rabbitmq else f"redis://127.0.0.1:{port}/0"
+    )
+
+    def restart() -> None:
+        holder["process"], _ = start(port)
+
+    holder["restart"] = restart
+    settings.CELERY_BROKER_URL = holder["url"]
     yield holder
     holder["process"].stop()
 
@@ -46,7 +65,7 @@ def test_broker_killed_and_restarted_while_runs_wait(
     server, base_url = start_gunicorn(
         tmp_path,
         env={
-            "CELERY_BROKER_URL": f"redis://127.0.0.1:{own_broker['port']}/0",
+            "CELERY_BROKER_URL": own_broker["url"],
             "CELERY_TASK_DEFAULT_QUEUE": app.conf.task_default_queue,
             "WAITPOINTS_TASK_MODULES": TASK_MODULES,
             # The lease the web process gives a woken run: a wake-up lost with the broker is
@@ -81,17 +100,18 @@ def test_broker_killed_and_restarted_while_runs_wait(
                 timeout=60,
             )
 
-        # The broker dies (its queues with it: no persistence). Completions still succeed:
-        # they are stored; the wake-up messages are lost with the broker.
+        # The broker dies (Redis: its queues with it, no persistence; RabbitMQ: killed -9, its
+        # durable queues come back). Completions still succeed: they are stored; their wake-up
+        # messages are lost with the broker (or never sent).
         own_broker["process"].kill()
         for run_id in run_ids[:3]:
             answer = complete(run_id)
             assert (answer.status_code, answer.json()) == (200, {"success": True})
             assert Waitpoint.objects.get(id=token_of[run_id]).status == WaitpointStatus.COMPLETED
 
-        # The broker comes back, empty, on the same port; later completions wake their runs,
-        # and the lease sweeper re-sends the wake-ups the dead broker lost.
-        own_broker["process"], _ = start_redis(tmp_path, port=own_broker["port"])
+        # The broker comes back on the same port; later completions wake their runs, and beat
+        # re-sends the wake-ups the dead broker lost (QUEUED unclaimed, or the lease expired).
+        own_broker["restart"]()
         for run_id in run_ids[3:]:
             answer = complete(run_id)
             assert (answer.status_code, answer.json()) == (200, {"success": True})
@@ -145,11 +165,19 @@ def test_worker_sigkilled_in_the_middle_of_several_runs_finishes_each_once(
         tasks.trigger("adv-slow-once", payload, environment=environment).id for payload in payloads
     ]
 
-    def executing() -> list[str]:
-        return list(Run.objects.filter(status=RunStatus.EXECUTING).values_list("id", flat=True))
+    markers = {
+        run_id: Path(payload["marker"]) for run_id, payload in zip(run_ids, payloads, strict=True)
+    }
+
+    def sleeping() -> list[str]:
+        # EXECUTING is set by the claim, before the step; the marker only once the step's result
+        # is journaled. A kill between the step's side effect and its journal row repeats the
+        # step on replay (at-least-once, by design), which is not what this test is about.
+        executing = Run.objects.filter(status=RunStatus.EXECUTING).values_list("id", flat=True)
+        return [run_id for run_id in executing if markers[run_id].exists()]
 
     mid_run = wait_until(
-        lambda: len(executing()) == 2 and executing(), what="two runs in their long sleep"
+        lambda: len(sleeping()) == 2 and sleeping(), what="two runs in their long sleep"
     )
     worker.kill()  # SIGKILL: main process and pool children, mid-run, no cleanup
 

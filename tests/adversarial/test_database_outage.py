@@ -16,7 +16,11 @@ from tests.processes import start_gunicorn, wait_until
 from waitpoints.models import Waitpoint, WaitpointStatus
 from waitpoints.tokens.services.create import token_create
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.postgres_only("drops connections with pg_terminate_backend; SQLite has none"),
+]
 
 TERMINATE_OTHERS = """
 SELECT pg_terminate_backend(pid) FROM pg_stat_activity

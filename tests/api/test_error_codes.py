@@ -44,6 +44,7 @@ def test_every_code_has_one_status_and_a_stable_snake_case_value():
         "length_required",
         "payload_too_large",
         "invalid_input",
+        "rate_limited",
         "internal_error",
         "database_unavailable",
     }

@@ -120,6 +120,17 @@ def test_id_search_key_and_environment_filters(reviewer_client, make_token, othe
     assert b"pill-env" in everything.content  # several environments: each row says which
 
 
+def test_id_search_matches_the_ids_case(reviewer_client, environment):
+    """Ids are case-sensitive (url-safe base64): "waitpoint_ab" is not "waitpoint_AB", on
+    SQLite too, whose LIKE ignores ASCII case."""
+    lower = WaitpointFactory(environment=environment, id="waitpoint_casecheck1")
+    upper = WaitpointFactory(environment=environment, id="waitpoint_CASECHECK2")
+
+    assert listed_ids(reviewer_client.get(INBOX, {"q": "casecheck"})) == {lower.id}
+    assert listed_ids(reviewer_client.get(INBOX, {"q": "waitpoint_CASE"})) == {upper.id}
+    assert listed_ids(reviewer_client.get(INBOX, {"q": "CaseCheck"})) == set()
+
+
 def test_period_and_date_range_filters(reviewer_client, make_token):
     now = timezone.now()
     recent = make_token()

@@ -160,16 +160,23 @@ def _complete_in_window(run_id: str, waitpoint_id: str) -> None:
     if waitpoint.title != RACE_TITLE:
         return
     outcome: dict = {}
+    beginning = threading.Event()
+
+    def note_begin(execute, sql, params, many, context):
+        if sql.startswith("BEGIN"):
+            beginning.set()
+        return execute(sql, params, many, context)
 
     def complete() -> None:
         try:
-            completion = token_complete(
-                environment=waitpoint.environment,
-                token_id=waitpoint_id,
-                data={"from": "racer"},
-                via="sdk",
-                actor="racer",
-            )
+            with connection.execute_wrapper(note_begin):  # this thread's own connection
+                completion = token_complete(
+                    environment=waitpoint.environment,
+                    token_id=waitpoint_id,
+                    data={"from": "racer"},
+                    via="sdk",
+                    actor="racer",
+                )
             outcome["won"] = completion.won
         finally:
             connections.close_all()
@@ -178,8 +185,16 @@ def _complete_in_window(run_id: str, waitpoint_id: str) -> None:
     racer.start()
     # Proceed only once the completer is blocked on this row's lock: the window is real.
     deadline = time.monotonic() + 10
+    if connection.vendor != "postgresql":
+        # SQLite locks the whole database for this transaction (BEGIN IMMEDIATE): the
+        # completer's own BEGIN IMMEDIATE waits until it commits.
+        beginning.wait(timeout=10)
+        _RACERS.append(racer)
+        return
     with connection.cursor() as cursor:
         while time.monotonic() < deadline:
+            # pg_stat_activity is read once per transaction unless its snapshot is dropped.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                 "AND datname = current_database()"

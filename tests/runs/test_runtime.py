@@ -182,14 +182,13 @@ def test_for_token_suspends_and_completion_resumes_with_the_output(
     assert kinds == ["create_token", "step", "for_token"]
 
 
+@pytest.mark.postgres_only("the one-statement claim that brings the waitpoint is PostgreSQL's")
 def test_resuming_past_for_token_needs_no_query_for_the_token(environment, tmp_path):
     """The claim brings the finished waitpoint that woke the run (PostgreSQL), so resuming
     past `for_token` reads nothing more (docs/benchmarks.md, P2)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    if connection.vendor != "postgresql":
-        pytest.skip("the one-statement claim is PostgreSQL's")
     triggered = trigger(environment, "test-wait-for-token", {"log": str(tmp_path / "log")})
     assert run_execute(run_id=triggered.id) == "WAITING"
     assert complete(environment, blocked_waitpoint(triggered.id).id, {"approved": True}).won

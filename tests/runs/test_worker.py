@@ -1,4 +1,5 @@
-"""Acceptance: runs in a real Celery worker process (Redis broker, PostgreSQL).
+"""Acceptance: runs in a real Celery worker process (Redis broker and PostgreSQL, or the embedded
+default's filesystem broker and SQLite file).
 
 Each test polls with a deadline (30 s), so a broken wake-up fails instead of hanging.
 """

@@ -9,7 +9,13 @@ from waitpoints.models import ApiKey, AuditEvent, Environment, Waitpoint, Waitpo
 from waitpoints.tokens.services.complete import token_complete
 from waitpoints.tokens.services.create import token_create
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    # Each test runs the fast path and (patching connection.vendor) the portable path side by
+    # side on one PostgreSQL database. On SQLite the portable path is all there is, and the rest
+    # of the suite runs it for real.
+    pytest.mark.postgres_only("compares the PostgreSQL statements with the portable ORM path"),
+]
 
 COMPARED = [
     "environment_id",

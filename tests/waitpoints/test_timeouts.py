@@ -110,6 +110,10 @@ def test_sweeper_times_out_tokens_and_completes_sleeps_in_batches(environment):
     )
 
 
+@pytest.mark.postgres_only(
+    "SKIP LOCKED passes over a row a completer holds; SQLite locks the whole database, so the "
+    "sweeper waits for the completer's transaction (the test's own: database is locked after 20 s)"
+)
 @pytest.mark.django_db(transaction=True)
 def test_sweeper_skips_a_token_a_completer_holds_and_never_blocks(environment):
     token = token_create(environment=environment, timeout="1h").waitpoint
@@ -140,8 +144,11 @@ def test_two_sweepers_time_each_token_out_once(environment):
 
 @pytest.mark.django_db(transaction=True)
 def test_completions_racing_the_sweeper_leave_exactly_one_final_state(environment):
+    ids = [token_create(environment=environment, timeout="1h").waitpoint.id for _ in range(40)]
+    # The deadline is set once all 40 exist: their 40 commits can take longer than the lead
+    # time where a commit waits for the disk (SQLite's default journal fsyncs each one).
     deadline = timezone.now() + timedelta(milliseconds=400)
-    ids = [token_create(environment=environment, timeout=deadline).waitpoint.id for _ in range(40)]
+    Waitpoint.objects.filter(id__in=ids).update(timeout_at=deadline)
 
     def completer(seed):
         def run():

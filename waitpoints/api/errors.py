@@ -27,6 +27,7 @@ _DRF_CODES = {
     exceptions.NotFound: ErrorCode.NOT_FOUND,
     exceptions.MethodNotAllowed: ErrorCode.METHOD_NOT_ALLOWED,
     exceptions.NotAcceptable: ErrorCode.NOT_ACCEPTABLE,
+    exceptions.Throttled: ErrorCode.RATE_LIMITED,
 }
 
 
@@ -74,6 +75,29 @@ def _api_exception_code(exc: exceptions.APIException) -> ErrorCode:
     return ErrorCode.for_status(exc.status_code)
 
 
+# SQLSTATE classes of a database we cannot talk to (retry: 503). Anything else a database
+# raises — a statement it refuses (index row too large, bad data, a missing table) — is a bug
+# that retrying cannot fix: the logged 500, never a 503 that invites retries forever.
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "53400")
+_SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk i/o error")
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """A connection-level error: the database is down, restarting, full of connections."""
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    cause = exc.__cause__
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+    if cause is not None and type(cause).__module__.startswith("sqlite3"):
+        return str(cause).lower().startswith(_SQLITE_UNAVAILABLE)
+    # psycopg raises connection failures (refused, reset, timed out) without a SQLSTATE.
+    return True
+
+
 def exception_handler(exc, context):
     if isinstance(exc, WaitpointsError) and exc.code.status < 500:
         return error_response(exc.message, exc.code, getattr(exc, "details", None))
@@ -83,7 +107,7 @@ def exception_handler(exc, context):
         details = _flatten(exc.detail)
         message = "; ".join(f"{field}: {text}" for field, text in details.items())
         return error_response(message, ErrorCode.INVALID_INPUT, details)
-    if isinstance(exc, OperationalError | InterfaceError):
+    if is_database_unavailable(exc):
         logger.warning("Database unavailable: %s", exc)
         return error_response(
             DATABASE_UNAVAILABLE, ErrorCode.DATABASE_UNAVAILABLE, headers={"Retry-After": "1"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from waitpoints.api.schema import error_responses
 from waitpoints.api.serializers import StrictCharField
 from waitpoints.errors import InvalidInput
-from waitpoints.models import Run, RunStatus, Waitpoint, WaitpointStatus
+from waitpoints.presenters import RunSerializer
 from waitpoints.runs import selectors
 from waitpoints.runs.services import trigger as services
 
@@ -30,35 +30,6 @@ class TriggerRequest(serializers.Serializer):
 
 class TriggerResponse(serializers.Serializer):
     id = serializers.CharField()
-
-
-class RunWaitpointSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    type = serializers.CharField(source="kind", help_text="MANUAL (a token) or DATETIME (a sleep)")
-    status = serializers.ChoiceField(choices=WaitpointStatus.choices, source="current_status")
-    timeoutAt = serializers.DateTimeField(source="timeout_at")
-
-
-class RunSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    taskIdentifier = serializers.CharField(source="task_id")
-    status = serializers.ChoiceField(choices=RunStatus.choices)
-    payload = serializers.JSONField()
-    output = serializers.JSONField()
-    error = serializers.JSONField()
-    attemptCount = serializers.IntegerField(source="attempt_count")
-    idempotencyKey = serializers.CharField(source="idempotency_key", allow_null=True)
-    tags = serializers.ListField(child=serializers.CharField())
-    createdAt = serializers.DateTimeField(source="created_at")
-    updatedAt = serializers.DateTimeField(source="updated_at")
-    startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
-    finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
-    waitingOn = serializers.SerializerMethodField(help_text="The waitpoints a WAITING run waits on")
-
-    @extend_schema_field(RunWaitpointSerializer(many=True))
-    def get_waitingOn(self, run: Run) -> list[dict]:
-        waitpoints: list[Waitpoint] = selectors.run_waiting_on(run)
-        return RunWaitpointSerializer(waitpoints, many=True).data
 
 
 class TaskTriggerView(APIView):

@@ -2,8 +2,12 @@
 
 import threading
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
+from drf_spectacular.plumbing import force_instance, get_doc
+from drf_spectacular.utils import OpenApiResponse
 from drf_spectacular.views import SpectacularAPIView
+
+from waitpoints.api.serializers import ErrorResponse
 
 
 class BearerAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -16,6 +20,23 @@ class BearerAuthenticationScheme(OpenApiAuthenticationExtension):
             "scheme": "bearer",
             "description": "A secret API key (`wp_<env>_…`), or on the complete endpoint the "
             "token's public access token (JWT).",
+        }
+
+
+class AnyWireFormatSchema(OpenApiSerializerExtension):
+    """An answer in one of two wire formats (api.wire): `anyOf` their components. Not `oneOf`:
+    a token with every value set can be valid in both."""
+
+    target_class = "waitpoints.api.serializers.AnyWireFormat"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        return {
+            "description": get_doc(force_instance(self.target).__class__),
+            "anyOf": [
+                auto_schema.resolve_serializer(serializer, direction).ref
+                for serializer in self.target.formats
+            ],
         }
 
 
@@ -34,6 +55,7 @@ ERROR_DESCRIPTIONS = {
     404: "Unknown id, an id of another environment, or a path no endpoint has",
     413: "The body is larger than this endpoint's limit",
     422: "A field or query parameter is present but invalid; `details` names each one",
+    429: "Rate limited (per API key); retry after the Retry-After header's seconds",
     503: "The database is unavailable for a moment; retry (see Retry-After)",
 }
 
@@ -43,10 +65,6 @@ def error_responses(*codes: int) -> dict:
 
     503 (database briefly unavailable) can happen on every operation, so it is always listed.
     """
-    from drf_spectacular.utils import OpenApiResponse
-
-    from waitpoints.api.serializers import ErrorResponse
-
     return {
         code: OpenApiResponse(ErrorResponse, description=ERROR_DESCRIPTIONS[code])
         for code in sorted({*codes, 503})

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from waitpoints.errors import ErrorCode
-from waitpoints.models import Waitpoint, WaitpointStatus
+from waitpoints.models import WaitpointStatus
+from waitpoints.presenters import TokenDetailSerializer, TokenSerializer
 from waitpoints.tokens import public_access
 from waitpoints.tokens.callbacks import callback_url
 from waitpoints.tokens.services.create import CreatedToken
+
+# The token's representations live in `waitpoints.presenters` (webhook events use them too).
+__all__ = ["TokenDetailSerializer", "TokenSerializer"]
 
 
 class StrictCharField(serializers.CharField):
@@ -84,43 +87,6 @@ class SuccessResponse(serializers.Serializer):
     success = serializers.BooleanField()
 
 
-class TokenSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    url = serializers.SerializerMethodField()
-    status = serializers.ChoiceField(choices=WaitpointStatus.choices, source="current_status")
-    completedAt = serializers.DateTimeField(source="result_completed_at", allow_null=True)
-    timeoutAt = serializers.DateTimeField(source="timeout_at")
-    idempotencyKey = serializers.CharField(source="idempotency_key", allow_null=True)
-    idempotencyKeyExpiresAt = serializers.DateTimeField(
-        source="idempotency_key_expires_at", allow_null=True
-    )
-    tags = serializers.ListField(child=serializers.CharField(), source="tag_names")
-    createdAt = serializers.DateTimeField(source="created_at")
-    title = serializers.CharField(allow_blank=True)
-    context = serializers.JSONField(allow_null=True)
-
-    def get_url(self, waitpoint: Waitpoint) -> str:
-        return callback_url(waitpoint)
-
-
-class TokenDetailSerializer(TokenSerializer):
-    output = serializers.SerializerMethodField()
-    outputType = serializers.SerializerMethodField()
-    outputIsError = serializers.BooleanField(source="result_is_error")
-    error = serializers.SerializerMethodField()
-
-    @extend_schema_field(serializers.JSONField(allow_null=True))
-    def get_output(self, waitpoint: Waitpoint):
-        return waitpoint.result_output if waitpoint.is_finished else None
-
-    def get_outputType(self, waitpoint: Waitpoint) -> str | None:
-        return "application/json" if waitpoint.is_finished else None
-
-    @extend_schema_field(serializers.JSONField(allow_null=True))
-    def get_error(self, waitpoint: Waitpoint):
-        return waitpoint.result_output if waitpoint.result_is_error else None
-
-
 class PaginationSerializer(serializers.Serializer):
     next = serializers.CharField(required=False)
     previous = serializers.CharField(required=False)
@@ -129,3 +95,57 @@ class PaginationSerializer(serializers.Serializer):
 class TokenListResponse(serializers.Serializer):
     data = TokenSerializer(many=True)
     pagination = PaginationSerializer()
+
+
+# --- Trigger.dev's wire format (api.wire renders it; these classes only document it) -------------
+
+
+class TriggerTokenSerializer(serializers.Serializer):
+    """A token in Trigger.dev's format: a key without a value is left out, never null."""
+
+    id = serializers.CharField()
+    url = serializers.CharField()
+    status = serializers.ChoiceField(choices=WaitpointStatus.choices)
+    completedAt = serializers.DateTimeField(required=False)
+    timeoutAt = serializers.DateTimeField()
+    idempotencyKey = serializers.CharField(required=False)
+    idempotencyKeyExpiresAt = serializers.DateTimeField(required=False)
+    tags = serializers.ListField(child=serializers.CharField())
+    createdAt = serializers.DateTimeField()
+    title = serializers.CharField(allow_blank=True)
+    context = serializers.JSONField(required=False)
+
+
+class TriggerTokenDetailSerializer(TriggerTokenSerializer):
+    output = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="A finished token's output (for TIMED_OUT, its error) as JSON text",
+    )
+    outputType = serializers.CharField(required=False)
+    outputIsError = serializers.BooleanField()
+
+
+class TriggerTokenListResponse(serializers.Serializer):
+    data = TriggerTokenSerializer(many=True)
+    pagination = PaginationSerializer()
+
+
+class AnyWireFormat(serializers.Serializer):
+    """Schema only: the answer is one of `formats` (api.schema maps it to an anyOf)."""
+
+    formats: tuple[type[serializers.Serializer], ...] = ()
+
+
+class TokenDetailAnyFormat(AnyWireFormat):
+    """Ours by default; Trigger.dev's when the request has an x-trigger-api-version or
+    trigger-version header."""
+
+    formats = (TokenDetailSerializer, TriggerTokenDetailSerializer)
+
+
+class TokenListAnyFormat(AnyWireFormat):
+    """Ours by default; Trigger.dev's when the request has an x-trigger-api-version or
+    trigger-version header."""
+
+    formats = (TokenListResponse, TriggerTokenListResponse)

@@ -9,11 +9,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from waitpoints.api import serializers
+from waitpoints.api import serializers, wire
 from waitpoints.api.auth import CanCompleteToken
 from waitpoints.api.filters import parse_list_query
 from waitpoints.api.parsers import LenientJSONParser
 from waitpoints.api.schema import error_responses
+from waitpoints.api.throttles import ApiKeyThrottle, charge_notify_emails
 from waitpoints.errors import ErrorCode, InvalidInput, NotFound
 from waitpoints.models import CompletionVia
 from waitpoints.tokens import selectors
@@ -42,7 +43,17 @@ LIST_PARAMETERS = [
     OpenApiParameter("page[size]", int, description="1–100, default 25"),
     OpenApiParameter("page[after]", str),
     OpenApiParameter("page[before]", str),
+    *wire.FORMAT_PARAMETERS,
 ]
+
+# The SDK of Trigger.dev reads the public access token from this header of the create answer.
+JWT_HEADER = OpenApiParameter(
+    "x-trigger-jwt",
+    str,
+    location=OpenApiParameter.HEADER,
+    response=[200],
+    description="The publicAccessToken again, where Trigger.dev's SDK reads it",
+)
 
 
 def _request_object(request, serializer_class):
@@ -55,11 +66,13 @@ def _request_object(request, serializer_class):
 
 class TokenListCreateView(APIView):
     max_body_bytes = 64 * 1024
+    throttle_classes = [ApiKeyThrottle]
+    throttle_kinds = {"GET": "list", "POST": "create"}
 
     @extend_schema(
         operation_id="waitpoints_tokens_list",
         parameters=LIST_PARAMETERS,
-        responses={200: serializers.TokenListResponse, **error_responses(401, 403, 422)},
+        responses={200: serializers.TokenListAnyFormat, **error_responses(401, 403, 422, 429)},
     )
     def get(self, request):
         query = parse_list_query(request.query_params)
@@ -71,18 +84,22 @@ class TokenListCreateView(APIView):
         if page.previous_cursor:
             pagination["previous"] = page.previous_cursor
         data = serializers.TokenSerializer(page.items, many=True).data
-        return Response({"data": data, "pagination": pagination})
+        if wire.wants_trigger_format(request):
+            data = [wire.trigger_token(item) for item in data]
+        return wire.vary_on_format(Response({"data": data, "pagination": pagination}))
 
     @extend_schema(
         operation_id="waitpoints_tokens_create",
         request={"application/json": serializers.CreateTokenRequest},
+        parameters=[JWT_HEADER],
         responses={
             200: serializers.CreatedTokenResponse,
-            **error_responses(400, 401, 403, 413, 422),
+            **error_responses(400, 401, 403, 413, 422, 429),
         },
     )
     def post(self, request):
         fields = _request_object(request, serializers.CreateTokenRequest)
+        charge_notify_emails(request, len(fields.get("notify") or []))
         created = token_create(
             environment=request.user.environment,
             timeout=fields.get("timeout"),
@@ -95,21 +112,28 @@ class TokenListCreateView(APIView):
             notify=fields.get("notify") or None,
             notify_sent_by=request.user.actor,
         )
-        return Response(serializers.CreatedTokenResponse(created).data)
+        body = serializers.CreatedTokenResponse(created).data
+        return Response(body, headers={"x-trigger-jwt": body["publicAccessToken"]})
 
 
 class TokenRetrieveView(APIView):
     @extend_schema(
         operation_id="waitpoints_tokens_retrieve",
-        responses={200: serializers.TokenDetailSerializer, **error_responses(401, 403, 404)},
+        parameters=wire.FORMAT_PARAMETERS,
+        responses={200: serializers.TokenDetailAnyFormat, **error_responses(401, 403, 404)},
     )
     def get(self, request, token_id: str):
         waitpoint = selectors.token_get(environment=request.user.environment, token_id=token_id)
-        return Response(serializers.TokenDetailSerializer(waitpoint).data)
+        data = serializers.TokenDetailSerializer(waitpoint).data
+        if wire.wants_trigger_format(request):
+            data = wire.trigger_token(data)
+        return wire.vary_on_format(Response(data))
 
 
 class TokenCompleteView(APIView):
     permission_classes = [CanCompleteToken]
+    throttle_classes = [ApiKeyThrottle]
+    throttle_kinds = {"POST": "complete"}
     max_body_bytes = COMPLETE_MAX_BODY_BYTES
 
     @extend_schema(
@@ -117,7 +141,7 @@ class TokenCompleteView(APIView):
         request={"application/json": serializers.CompleteTokenRequest},
         responses={
             200: serializers.SuccessResponse,
-            **error_responses(400, 401, 403, 404, 413, 422),
+            **error_responses(400, 401, 403, 404, 413, 422, 429),
         },
     )
     def post(self, request, token_id: str):

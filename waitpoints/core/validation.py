@@ -1,6 +1,8 @@
 """Input rules shared by every way in (API, SDK, dashboard): one place per rule."""
 
 import json
+import re
+import unicodedata
 from typing import Any
 
 from waitpoints.errors import InvalidInput
@@ -12,6 +14,27 @@ MAX_TITLE_LENGTH = 200
 # Deeper documents crash json encoders further down the stack (psycopg, the renderer) with
 # RecursionError, which would be a 500; no real payload comes near this.
 MAX_JSON_DEPTH = 200
+
+
+# The one rule for environment slugs (`dev`, `eu-prod`): the slug is the `sub` of public access
+# tokens and part of every API key, so no dots, slashes or spaces.
+ENVIRONMENT_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def clean_environment_slug(value: Any, *, field: str = "environment") -> str:
+    if not isinstance(value, str) or not ENVIRONMENT_SLUG.fullmatch(value):
+        raise InvalidInput(
+            {
+                field: "must be 1-64 letters, digits, '-' or '_', starting with a letter or digit"
+                f" (got {value!r})"
+            }
+        )
+    return value
+
+
+def has_control_characters(text: str) -> bool:
+    """C0/C1 controls (CR, LF, NUL, …) and Unicode line/paragraph separators."""
+    return any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in text)
 
 
 def clean_text(value: Any, *, field: str, max_length: int, allow_empty: bool = False) -> str:

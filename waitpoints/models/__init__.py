@@ -1,7 +1,8 @@
 """The tables of the one `waitpoints` app, one module per part of the domain.
 
 Models hold fields, constraints and small derived properties; every write goes through the
-services of `waitpoints.environments`, `waitpoints.tokens` and `waitpoints.runs`.
+services of `waitpoints.environments`, `waitpoints.tokens`, `waitpoints.runs` and
+`waitpoints.webhooks`.
 """
 
 # Migrations name the id defaults by this module's path.
@@ -18,6 +19,13 @@ from waitpoints.models.tokens import (
     WaitpointTag,
     timeout_error,
 )
+from waitpoints.models.webhooks import (
+    SUBSCRIBABLE_EVENTS,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 __all__ = [
     "TIMEOUT_ERROR_NAME",
@@ -29,10 +37,15 @@ __all__ = [
     "RunBlock",
     "RunJournalEntry",
     "RunStatus",
+    "SUBSCRIBABLE_EVENTS",
     "Waitpoint",
     "WaitpointKind",
     "WaitpointStatus",
     "WaitpointTag",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "new_run_id",
     "new_signing_secret",
     "new_waitpoint_id",

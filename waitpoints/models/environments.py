@@ -11,10 +11,23 @@ class Environment(models.Model):
     name = models.CharField(max_length=200)
     # Signs callback URL hashes and public access tokens of this environment only.
     signing_secret = models.CharField(max_length=128, default=new_signing_secret, editable=False)
+    # After a rotation the previous secret still verifies (never signs) until it expires, so
+    # callback URLs and public access tokens handed out before keep working for a grace period.
+    previous_signing_secret = models.CharField(max_length=128, blank=True, editable=False)
+    previous_signing_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
         return self.slug
+
+    def verifying_secrets(self, now=None) -> list[str]:
+        """The secrets a callback hash or public access token may be signed with: the current
+        one, then the previous one during its grace period."""
+        secrets = [self.signing_secret]
+        expires_at = self.previous_signing_secret_expires_at
+        if self.previous_signing_secret and expires_at and expires_at > (now or timezone.now()):
+            secrets.append(self.previous_signing_secret)
+        return secrets
 
 
 class ApiKey(models.Model):

@@ -31,6 +31,9 @@ class Run(models.Model):
     error = models.JSONField(null=True, blank=True)
     attempt_count = models.PositiveIntegerField(default=0)
     idempotency_key = models.CharField(max_length=2048, null=True, blank=True)  # noqa: DJ001 (NULL: no key given)
+    # SHA-256 of the key, as for tokens: 2048 characters of CJK or emoji exceed a btree entry
+    # (~2.7 KB), its hash never does. The unique constraint is on the hash.
+    idempotency_key_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
     tags = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -55,9 +58,9 @@ class Run(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["environment", "task_id", "idempotency_key"],
-                condition=Q(idempotency_key__isnull=False),
-                name="run_unique_idempotency_key",
+                fields=["environment", "task_id", "idempotency_key_hash"],
+                condition=Q(idempotency_key_hash__isnull=False),
+                name="run_unique_idempotency_key_hash",
             ),
         ]
 

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from waitpoints.conf import waitpoints_settings
-from waitpoints.core.validation import clean_text
+from waitpoints.core.validation import clean_text, has_control_characters
 from waitpoints.errors import ErrorCode, InvalidInput, WaitpointsError
 from waitpoints.models import Waitpoint
 
@@ -107,6 +107,10 @@ def clean_recipients(value: object, *, field: str = "to") -> list[str]:
         if not isinstance(address, str):
             raise InvalidInput({field: "must be a list of email addresses"})
         address = address.strip()
+        if has_control_characters(address):
+            # CR/LF and friends would end up in the To: header (Django refuses some at send
+            # time, a retry loop; others make a malformed header): refuse them up front.
+            raise InvalidInput({field: f"{address!r} contains control characters"})
         try:
             validate_email(address)
         except ValidationError:

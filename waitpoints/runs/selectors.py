@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 
+from waitpoints.core.ids import is_plausible_id
 from waitpoints.errors import NotFound
 from waitpoints.models import Environment, Run, RunBlock, RunStatus
 
 
 def run_get(*, environment: Environment, run_id: str) -> Run:
     """A run of this environment, with the blocks it is waiting on (`waiting_blocks`)."""
+    if not is_plausible_id(run_id):
+        raise NotFound("Run not found")
     run = (
         Run.objects.filter(environment=environment, id=run_id)
         .prefetch_related(

@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Substr
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from waitpoints.core.ids import WAITPOINT_ID_PREFIX, idempotency_key_hash
+from waitpoints.core import database
+from waitpoints.core.ids import WAITPOINT_ID_PREFIX, idempotency_key_hash, is_plausible_id
 from waitpoints.errors import InvalidInput, NotFound
 from waitpoints.models import Environment, Waitpoint, WaitpointKind, WaitpointStatus, WaitpointTag
 
@@ -35,6 +37,8 @@ class TokenFilters:
 
 def token_get(*, environment: Environment | None, token_id: str) -> Waitpoint:
     """One MANUAL waitpoint; `environment=None` only for the callback URL (the hash decides)."""
+    if not is_plausible_id(token_id):
+        raise NotFound("Waitpoint token not found")
     tokens = Waitpoint.objects.filter(id=token_id, kind=WaitpointKind.MANUAL)
     if environment is not None:
         tokens = tokens.filter(environment=environment)
@@ -98,6 +102,9 @@ def token_list(
         if not prefix.startswith(WAITPOINT_ID_PREFIX):
             prefix = WAITPOINT_ID_PREFIX + prefix
         tokens = tokens.filter(id__startswith=prefix)
+        if not database.postgresql():
+            # SQLite's LIKE ignores ASCII case, and ids are case-sensitive: compare exactly.
+            tokens = tokens.alias(id_start=Substr("id", 1, len(prefix))).filter(id_start=prefix)
     return tokens.prefetch_related("tags")
 
 
@@ -120,8 +127,14 @@ def encode_cursor(waitpoint: Waitpoint) -> str:
 _CURSOR_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 
 
+# A cursor we issue is ~70 characters; anything much longer is forged.
+_MAX_CURSOR_LENGTH = 512
+
+
 def decode_cursor(cursor: str, *, field: str) -> tuple[datetime, str]:
     try:
+        if len(cursor) > _MAX_CURSOR_LENGTH:
+            raise ValueError
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at_text, waitpoint_id = json.loads(raw)
         created_at = parse_datetime(created_at_text)
@@ -130,7 +143,14 @@ def decode_cursor(cursor: str, *, field: str) -> tuple[datetime, str]:
         if not _CURSOR_ID.fullmatch(waitpoint_id) or timezone.is_naive(created_at):
             raise ValueError
         created_at = created_at.astimezone(UTC)
-    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
+    except (
+        ValueError,
+        TypeError,
+        OverflowError,
+        RecursionError,  # deeply nested JSON in a forged cursor
+        binascii.Error,
+        UnicodeDecodeError,
+    ):
         raise InvalidInput({field: "is not a cursor returned by this API"}) from None
     return created_at, waitpoint_id
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from django.db import connection
 
-from waitpoints.models import AuditEvent, Waitpoint, WaitpointTag
+from waitpoints.models import AuditEvent, Waitpoint, WaitpointTag, WebhookEvent
+from waitpoints.webhooks import sql as webhooks_sql
 
 
 def insert_token(waitpoint: Waitpoint, tags: list[str]) -> None:
@@ -56,7 +57,11 @@ def _insert_token_sql(*, with_tags: bool) -> str:
 # clause on the latest row version after waiting for a concurrent writer, so exactly one
 # completer (or the sweeper) matches. Same effect as the locked path of `token_complete`, in one
 # round trip instead of four; completion is on the path of every resumed run
-# (docs/benchmarks.md, P2).
+# (docs/benchmarks.md, P2). Its webhook event (a delivery per subscribed endpoint) is part of the
+# same statement: no round trip, and an index probe that finds nothing when none is subscribed.
+_COMPLETED_WEBHOOKS = webhooks_sql.deliveries_cte(
+    source="completed", subject="completed.id", environment="%(environment_id)s"
+)
 _COMPLETE_IF_WAITING_SQL = f"""
 WITH completed AS (
     UPDATE {Waitpoint._meta.db_table}
@@ -68,16 +73,19 @@ WITH completed AS (
 ), audited AS (
     INSERT INTO {AuditEvent._meta.db_table} (waitpoint_id, action, via, actor, data, created_at)
     SELECT id, 'completed', %(via)s, %(actor)s, %(output)s, %(now)s FROM completed
+), webhooks AS (
+    {_COMPLETED_WEBHOOKS}
 )
-SELECT count(*) FROM completed
+SELECT (SELECT count(*) FROM completed), ARRAY(SELECT id FROM webhooks)
 """
 
 
 def complete_if_waiting(
     *, environment_id: int, token_id: str, data: Any, via: str, actor: str, now: datetime
-) -> bool:
-    """Complete and audit a WAITING, not overdue token; False when it is not one (unknown,
-    finished or overdue: the caller then decides under the row lock, the portable twin)."""
+) -> tuple[bool, list[str]]:
+    """Complete and audit a WAITING, not overdue token and record its `waitpoint.completed`
+    webhook deliveries: (True, their ids). (False, []) when it is not one (unknown, finished or
+    overdue: the caller then decides under the row lock, the portable twin)."""
     output = Waitpoint._meta.get_field("output").get_db_prep_save(data, connection)
     params = {
         "id": token_id,
@@ -86,10 +94,12 @@ def complete_if_waiting(
         "now": now,
         "via": str(via),
         "actor": actor,
+        **webhooks_sql.event_params(WebhookEvent.WAITPOINT_COMPLETED),
     }
     with connection.cursor() as cursor:
         cursor.execute(_COMPLETE_IF_WAITING_SQL, params)
-        return cursor.fetchone()[0] == 1
+        completed, deliveries = cursor.fetchone()
+        return completed == 1, deliveries
 
 
 # The same changes as `expiry.finish_due`, as one statement: claiming, finishing and auditing a
@@ -97,6 +107,12 @@ def complete_if_waiting(
 # expiry of 100,000 tokens took 13 s instead of the 10 s goal (docs/benchmarks.md, P4). The
 # claimed ids are handed over as an array, so the UPDATE finds them through the primary key;
 # joining a CTE of them instead got a hash join over the whole table, once per batch.
+_TIMED_OUT_WEBHOOKS = webhooks_sql.deliveries_cte(
+    source="finished",
+    subject="finished.id",
+    environment="finished.environment_id",
+    where="finished.kind = 'MANUAL'",
+)
 _FINISH_DUE_BATCH_SQL = f"""
 WITH finished AS (
     UPDATE {Waitpoint._meta.db_table} AS waitpoint
@@ -112,19 +128,28 @@ WITH finished AS (
         ORDER BY timeout_at LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED
     ))
-    RETURNING waitpoint.id, waitpoint.kind
+    RETURNING waitpoint.id, waitpoint.kind, waitpoint.environment_id
 ), audited AS (
     INSERT INTO {AuditEvent._meta.db_table} (waitpoint_id, action, via, actor, created_at)
     SELECT id, 'timed_out', 'timeout', '', %(now)s FROM finished WHERE kind = 'MANUAL'
+), webhooks AS (
+    {_TIMED_OUT_WEBHOOKS}
 )
-SELECT id FROM finished
+SELECT ARRAY(SELECT id FROM finished), ARRAY(SELECT id FROM webhooks)
 """
 
 
-def finish_due_batch(*, now: datetime, limit: int) -> list[str]:
-    """Claim (SKIP LOCKED), finish and audit up to `limit` due waitpoints; their ids.
+def finish_due_batch(*, now: datetime, limit: int) -> tuple[list[str], list[str]]:
+    """Claim (SKIP LOCKED), finish and audit up to `limit` due waitpoints and record the
+    `waitpoint.timed_out` webhook deliveries of the tokens: (their ids, the deliveries' ids).
 
     Portable twin: `select_for_update(skip_locked=True)` then `expiry.finish_due`."""
+    params = {
+        "now": now,
+        "limit": limit,
+        **webhooks_sql.event_params(WebhookEvent.WAITPOINT_TIMED_OUT),
+    }
     with connection.cursor() as cursor:
-        cursor.execute(_FINISH_DUE_BATCH_SQL, {"now": now, "limit": limit})
-        return [row[0] for row in cursor.fetchall()]
+        cursor.execute(_FINISH_DUE_BATCH_SQL, params)
+        finished, deliveries = cursor.fetchone()
+        return finished, deliveries

@@ -1,6 +1,7 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from waitpoints.environments import services
+from waitpoints.errors import InvalidInput
 
 
 class Command(BaseCommand):
@@ -11,7 +12,10 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="", help="A label to recognise the key by")
 
     def handle(self, *args, environment: str, name: str, **options):
-        env = services.environment_get_or_create(slug=environment)
+        try:
+            env = services.environment_get_or_create(slug=environment)
+        except InvalidInput as exc:
+            raise CommandError(exc.message) from None
         issued = services.api_key_create(environment=env, name=name)
         self.stderr.write(
             f"API key {issued.api_key.prefix}… for environment '{env.slug}'. "

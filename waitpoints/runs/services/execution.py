@@ -14,9 +14,11 @@ from django.utils import timezone
 
 from waitpoints.conf import run_lease
 from waitpoints.core import database
-from waitpoints.models import Run, RunJournalEntry, RunStatus, Waitpoint
+from waitpoints.models import Run, RunJournalEntry, RunStatus, Waitpoint, WebhookEvent
+from waitpoints.ops import metrics
 from waitpoints.runs import sql
 from waitpoints.wakeups import services as wakeups
+from waitpoints.webhooks import events as webhook_events
 
 
 class RunLeaseLost(BaseException):  # noqa: N818 (a control-flow signal, not an error)
@@ -54,6 +56,7 @@ def run_claim(*, run_id: str) -> Execution | None:
         claimed = sql.claim(run_id, now=now, lease=lease)
         if claimed is None:
             return None
+        _observe_wakeup(claimed.woken_by, claimed.journal, now)
         return Execution(
             run=claimed.run,
             lease_expires_at=lease,
@@ -76,6 +79,22 @@ def run_claim(*, run_id: str) -> Execution | None:
         return None
     run = Run.objects.select_related("environment").get(id=run_id)
     return Execution(run=run, lease_expires_at=lease, journal=run_journal(run_id=run_id))
+
+
+def _observe_wakeup(
+    woken_by: Waitpoint | None, journal: dict[int, RunJournalEntry], now: datetime
+) -> None:
+    """Wake-up latency: the waitpoint finished → this claim. Only the first claim after the
+    wake counts (a later one finds the wait's result journaled already). PostgreSQL only: the
+    portable twin does not read the waking waitpoint."""
+    if woken_by is None or woken_by.completed_at is None:
+        return
+    if any(
+        entry.kind == "for_token" and woken_by.id in (entry.waitpoint_id, entry.name)
+        for entry in journal.values()
+    ):
+        return
+    metrics.observe_wakeup(now - woken_by.completed_at)
 
 
 def run_reschedule_if_early(*, run_id: str) -> bool:
@@ -209,22 +228,37 @@ def run_journal_record(
 
 
 def run_complete(*, execution: Execution, output: Any) -> bool:
-    """EXECUTING → COMPLETED with the output; False if this execution had lost the run."""
+    """EXECUTING → COMPLETED with the output (and its `run.completed` webhook event); False if
+    this execution had lost the run."""
     now = timezone.now()
-    return bool(
-        Run.objects.filter(
-            id=execution.run_id,
-            status=RunStatus.EXECUTING,
-            lease_expires_at=execution.lease_expires_at,
-        ).update(
-            status=RunStatus.COMPLETED,
-            output=output,
-            error=None,
-            finished_at=now,
-            updated_at=now,
-            lease_expires_at=None,
+    if database.postgresql():
+        completed, deliveries = sql.complete(
+            run_id=execution.run_id, fence=execution.lease_expires_at, output=output, now=now
         )
-    )
+        webhook_events.send_on_commit(deliveries)
+        return completed
+    with transaction.atomic():
+        completed = bool(
+            Run.objects.filter(
+                id=execution.run_id,
+                status=RunStatus.EXECUTING,
+                lease_expires_at=execution.lease_expires_at,
+            ).update(
+                status=RunStatus.COMPLETED,
+                output=output,
+                error=None,
+                finished_at=now,
+                updated_at=now,
+                lease_expires_at=None,
+            )
+        )
+        if completed:
+            webhook_events.record(
+                event=WebhookEvent.RUN_COMPLETED,
+                subjects=[(execution.run.environment_id, execution.run_id)],
+                now=now,
+            )
+    return completed
 
 
 def run_fail_attempt(
@@ -249,7 +283,14 @@ def run_fail_attempt(
                 updated_at=now,
                 lease_expires_at=None,
             )
-            return RunStatus.FAILED if updated else None
+            if not updated:
+                return None
+            webhook_events.record(
+                event=WebhookEvent.RUN_FAILED,
+                subjects=[(execution.run.environment_id, execution.run_id)],
+                now=now,
+            )
+            return RunStatus.FAILED
         retry_at = now + timedelta(seconds=retry_delay)
         updated = fence.update(
             status=RunStatus.QUEUED,

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from waitpoints.conf import run_lease
+from waitpoints.core.ids import idempotency_key_hash
 from waitpoints.core.validation import (
     MAX_IDEMPOTENCY_KEY_LENGTH,
     clean_json,
@@ -16,9 +17,10 @@ from waitpoints.core.validation import (
     clean_text,
 )
 from waitpoints.errors import InvalidInput, NotFound
-from waitpoints.models import Environment, Run, RunStatus
+from waitpoints.models import Environment, Run, RunStatus, WebhookEvent
 from waitpoints.runs.registry import task_get
 from waitpoints.wakeups.services import enqueue_runs_on_commit
+from waitpoints.webhooks import events as webhook_events
 
 TERMINAL_STATUSES = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELED)
 
@@ -70,6 +72,9 @@ def run_trigger(
                 task_id=task_id,
                 payload=payload,
                 idempotency_key=idempotency_key,
+                idempotency_key_hash=(
+                    None if idempotency_key is None else idempotency_key_hash(idempotency_key)
+                ),
                 tags=tags,
                 created_at=now,
                 updated_at=now,
@@ -77,10 +82,14 @@ def run_trigger(
             )
             enqueue_runs_on_commit([run.id])
     except IntegrityError:
+        if idempotency_key is None:
+            raise
         existing = Run.objects.filter(
-            environment=environment, task_id=task_id, idempotency_key=idempotency_key
+            environment=environment,
+            task_id=task_id,
+            idempotency_key_hash=idempotency_key_hash(idempotency_key),
         ).first()
-        if idempotency_key is None or existing is None:
+        if existing is None:
             raise
         return TriggeredRun(id=existing.id, is_cached=True, run=existing)
     return TriggeredRun(id=run.id, is_cached=False, run=run)
@@ -106,5 +115,8 @@ def run_cancel(*, environment: Environment, run_id: str) -> Run:
         run.retry_at = None
         run.save(
             update_fields=["status", "finished_at", "updated_at", "lease_expires_at", "retry_at"]
+        )
+        webhook_events.record(
+            event=WebhookEvent.RUN_CANCELED, subjects=[(run.environment_id, run.id)], now=now
         )
     return run

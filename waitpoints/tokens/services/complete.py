@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from waitpoints.core import database
+from waitpoints.core.ids import is_plausible_id
 from waitpoints.core.validation import clean_json
 from waitpoints.errors import NotFound
 from waitpoints.models import (
@@ -17,10 +18,13 @@ from waitpoints.models import (
     Waitpoint,
     WaitpointKind,
     WaitpointStatus,
+    WebhookEvent,
 )
+from waitpoints.ops import metrics
 from waitpoints.tokens import sql
 from waitpoints.tokens.services.expiry import finish_due
 from waitpoints.wakeups import services as wakeups
+from waitpoints.webhooks import events as webhook_events
 
 
 class Completion:
@@ -57,19 +61,25 @@ def token_complete(
     The row lock makes one completer win; a token past its deadline is timed out instead,
     so a late completion can never beat the timeout.
     """
+    if not is_plausible_id(token_id):
+        raise NotFound("Waitpoint token not found")
     data = clean_json(data, field="data")
     with transaction.atomic():
         now = timezone.now()
-        if database.postgresql() and sql.complete_if_waiting(
-            environment_id=environment.pk,
-            token_id=token_id,
-            data=data,
-            via=via,
-            actor=actor,
-            now=now,
-        ):
-            wakeups.wake_runs_blocked_on([token_id])
-            return Completion(None, won=True, waitpoint_id=token_id)
+        if database.postgresql():
+            completed, deliveries = sql.complete_if_waiting(
+                environment_id=environment.pk,
+                token_id=token_id,
+                data=data,
+                via=via,
+                actor=actor,
+                now=now,
+            )
+            if completed:
+                metrics.count_completed(environment, via)
+                wakeups.wake_runs_blocked_on([token_id])
+                webhook_events.send_on_commit(deliveries)
+                return Completion(None, won=True, waitpoint_id=token_id)
         # Not completed above (unknown, finished or overdue), or not PostgreSQL: decide under lock.
         waitpoint = _lock_token(environment, token_id)
         if waitpoint.status != WaitpointStatus.WAITING:
@@ -94,6 +104,7 @@ def token_complete(
                 "completed_by",
             ]
         )
+        metrics.count_completed(environment, via)
         AuditEvent.objects.create(
             waitpoint=waitpoint,
             action=AuditEvent.Action.COMPLETED,
@@ -103,6 +114,11 @@ def token_complete(
             created_at=now,
         )
         wakeups.wake_runs_blocked_on([waitpoint.id])
+        webhook_events.record(
+            event=WebhookEvent.WAITPOINT_COMPLETED,
+            subjects=[(waitpoint.environment_id, waitpoint.id)],
+            now=now,
+        )
     return Completion(waitpoint, won=True)
 
 
@@ -130,6 +146,8 @@ def token_force_timeout(*, environment: Environment, token_id: str, actor: str) 
 
 
 def _lock_token(environment: Environment, token_id: str) -> Waitpoint:
+    if not is_plausible_id(token_id):
+        raise NotFound("Waitpoint token not found")
     waitpoint = (
         Waitpoint.objects.select_for_update()
         .filter(environment=environment, id=token_id, kind=WaitpointKind.MANUAL)

@@ -24,7 +24,9 @@ from waitpoints.errors import InvalidInput
 from waitpoints.models import Environment, Waitpoint, WaitpointKind, WaitpointTag
 from waitpoints.notifications.delivery import queue_approval_emails
 from waitpoints.notifications.emails import clean_approval_request
+from waitpoints.ops import metrics
 from waitpoints.tokens import sql
+from waitpoints.tokens.services.limits import check_waiting_cap
 
 DEFAULT_IDEMPOTENCY_KEY_TTL = "1h"
 
@@ -64,6 +66,7 @@ def token_create(
         notify=notify,
         now=now,
     )
+    check_waiting_cap(environment)
     if fields["idempotency_key"] is None:
         created = CreatedToken(_insert_token(environment, fields, now), is_cached=False)
     else:
@@ -195,6 +198,7 @@ def _insert_token(environment: Environment, fields: dict[str, Any], now: datetim
                 for i, name in enumerate(tags)
             )
     waitpoint.mark_inserted(tag_names=tags)
+    metrics.count_created(environment)
     return waitpoint
 
 

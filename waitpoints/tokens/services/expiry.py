@@ -10,9 +10,18 @@ from django.utils import timezone
 
 from waitpoints.conf import waitpoints_settings
 from waitpoints.core import database
-from waitpoints.models import AuditEvent, CompletionVia, Waitpoint, WaitpointKind, WaitpointStatus
+from waitpoints.models import (
+    AuditEvent,
+    CompletionVia,
+    Waitpoint,
+    WaitpointKind,
+    WaitpointStatus,
+    WebhookEvent,
+)
+from waitpoints.ops import metrics
 from waitpoints.tokens import sql
 from waitpoints.wakeups import services as wakeups
+from waitpoints.webhooks import events as webhook_events
 
 
 def waitpoints_sweep_due(*, now: datetime | None = None, batch_size: int | None = None) -> int:
@@ -27,8 +36,10 @@ def waitpoints_sweep_due(*, now: datetime | None = None, batch_size: int | None 
         now_for_batch = now or timezone.now()
         with transaction.atomic():
             if database.postgresql():
-                due_ids = sql.finish_due_batch(now=now_for_batch, limit=batch_size)
+                due_ids, deliveries = sql.finish_due_batch(now=now_for_batch, limit=batch_size)
+                metrics.count_timed_out_ids(due_ids)
                 wakeups.wake_runs_blocked_on(due_ids)
+                webhook_events.send_on_commit(deliveries)
             else:
                 due_ids = list(
                     Waitpoint.objects.select_for_update(skip_locked=True)
@@ -46,7 +57,8 @@ def waitpoints_sweep_due(*, now: datetime | None = None, batch_size: int | None 
 def finish_due(waitpoint_ids: list[str], *, now: datetime) -> None:
     """Mark locked, due waitpoints finished and wake their runs (caller holds the locks)."""
     due = Waitpoint.objects.filter(id__in=waitpoint_ids, status=WaitpointStatus.WAITING)
-    token_ids = list(due.filter(kind=WaitpointKind.MANUAL).values_list("id", flat=True))
+    tokens = list(due.filter(kind=WaitpointKind.MANUAL).values_list("environment_id", "id"))
+    token_ids = [token_id for _, token_id in tokens]
     # The timeout error itself is derived from timeout_at (Waitpoint.result_output), and so is
     # completed_at: readers saw the token finish at its deadline, however late the sweeper is.
     Waitpoint.objects.filter(id__in=token_ids).update(
@@ -69,4 +81,6 @@ def finish_due(waitpoint_ids: list[str], *, now: datetime) -> None:
         )
         for token_id in token_ids
     )
+    metrics.count_timed_out(tokens)
     wakeups.wake_runs_blocked_on(waitpoint_ids)
+    webhook_events.record(event=WebhookEvent.WAITPOINT_TIMED_OUT, subjects=tokens, now=now)

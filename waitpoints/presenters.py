@@ -1,0 +1,101 @@
+"""The token and the run as the API shows them: the REST API's answers and the `data` of webhook
+events, from the same serializers (below the API, so that the Celery tasks can render events).
+
+Our JSON format; `api.wire` turns a token into Trigger.dev's format where a request asks for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from waitpoints.models import Run, RunStatus, Waitpoint, WaitpointStatus, WebhookEvent
+from waitpoints.runs import selectors as run_selectors
+from waitpoints.tokens.callbacks import callback_url
+
+
+class TokenSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    url = serializers.SerializerMethodField()
+    status = serializers.ChoiceField(choices=WaitpointStatus.choices, source="current_status")
+    completedAt = serializers.DateTimeField(source="result_completed_at", allow_null=True)
+    timeoutAt = serializers.DateTimeField(source="timeout_at")
+    idempotencyKey = serializers.CharField(source="idempotency_key", allow_null=True)
+    idempotencyKeyExpiresAt = serializers.DateTimeField(
+        source="idempotency_key_expires_at", allow_null=True
+    )
+    tags = serializers.ListField(child=serializers.CharField(), source="tag_names")
+    createdAt = serializers.DateTimeField(source="created_at")
+    title = serializers.CharField(allow_blank=True)
+    context = serializers.JSONField(allow_null=True)
+
+    def get_url(self, waitpoint: Waitpoint) -> str:
+        return callback_url(waitpoint)
+
+
+class TokenDetailSerializer(TokenSerializer):
+    output = serializers.SerializerMethodField()
+    outputType = serializers.SerializerMethodField()
+    outputIsError = serializers.BooleanField(source="result_is_error")
+    error = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.JSONField(allow_null=True))
+    def get_output(self, waitpoint: Waitpoint):
+        return waitpoint.result_output if waitpoint.is_finished else None
+
+    def get_outputType(self, waitpoint: Waitpoint) -> str | None:
+        return "application/json" if waitpoint.is_finished else None
+
+    @extend_schema_field(serializers.JSONField(allow_null=True))
+    def get_error(self, waitpoint: Waitpoint):
+        return waitpoint.result_output if waitpoint.result_is_error else None
+
+
+class RunWaitpointSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    type = serializers.CharField(source="kind", help_text="MANUAL (a token) or DATETIME (a sleep)")
+    status = serializers.ChoiceField(choices=WaitpointStatus.choices, source="current_status")
+    timeoutAt = serializers.DateTimeField(source="timeout_at")
+
+
+class RunSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    taskIdentifier = serializers.CharField(source="task_id")
+    status = serializers.ChoiceField(choices=RunStatus.choices)
+    payload = serializers.JSONField()
+    output = serializers.JSONField()
+    error = serializers.JSONField()
+    attemptCount = serializers.IntegerField(source="attempt_count")
+    idempotencyKey = serializers.CharField(source="idempotency_key", allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField())
+    createdAt = serializers.DateTimeField(source="created_at")
+    updatedAt = serializers.DateTimeField(source="updated_at")
+    startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
+    finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
+    waitingOn = serializers.SerializerMethodField(help_text="The waitpoints a WAITING run waits on")
+
+    @extend_schema_field(RunWaitpointSerializer(many=True))
+    def get_waitingOn(self, run: Run) -> list[dict]:
+        waitpoints: list[Waitpoint] = run_selectors.run_waiting_on(run)
+        return RunWaitpointSerializer(waitpoints, many=True).data
+
+
+def webhook_event_data(event_type: str, subject_id: str, environment_id: int) -> dict[str, Any]:
+    """A webhook event's `data`: the token (as `GET /waitpoints/tokens/{id}` returns it) or the
+    run (as `GET /runs/{id}`), or just its id if it no longer exists."""
+    if event_type.startswith("waitpoint."):
+        waitpoint = (
+            Waitpoint.objects.select_related("environment")
+            .prefetch_related("tags")
+            .filter(id=subject_id, environment_id=environment_id)
+            .first()
+        )
+        return dict(TokenDetailSerializer(waitpoint).data) if waitpoint else {"id": subject_id}
+    if event_type.startswith("run."):
+        run = Run.objects.filter(id=subject_id, environment_id=environment_id).first()
+        return dict(RunSerializer(run).data) if run else {"id": subject_id}
+    if event_type == WebhookEvent.TEST:
+        return {"message": "A test event"}
+    return {"id": subject_id}
