@@ -200,6 +200,16 @@ SETTINGS = {
         Setting(
             "WAITPOINTS_RETENTION_BATCH_SIZE", 1000, int, lambda value: value >= 1, "must be >= 1"
         ),
+        # After each retention batch, pause this many times the batch's own duration, so a large
+        # purge leaves the CPU and the database to the API (1.0: half the time; 0: no pause).
+        # Measured at 1M tokens on 2 cores: docs/benchmarks.md, "Retention".
+        Setting(
+            "WAITPOINTS_RETENTION_PAUSE_RATIO",
+            1.0,
+            float,
+            lambda value: 0 <= value <= 100,
+            "must be between 0 and 100",
+        ),
         # How often beat runs the retention purge (when WAITPOINTS_RETENTION is set).
         Setting(
             "WAITPOINTS_RETENTION_INTERVAL_SECONDS",

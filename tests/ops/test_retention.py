@@ -135,6 +135,21 @@ def test_purge_deletes_exactly_the_old_finished_rows(world):
     assert not any(retention.purge(older_than=timedelta(days=30)).values())
 
 
+def test_purge_pauses_after_each_full_batch_in_proportion_to_its_duration(world, monkeypatch):
+    pauses: list[float] = []
+    monkeypatch.setattr(retention.time, "sleep", pauses.append)
+    counts = retention.purge(older_than=timedelta(days=30), batch_size=2, pause_ratio=3.0)
+    assert counts["tokens"] == 7
+    # 7 tokens in batches of 2 (and 4 runs, 2 deliveries): a pause after every full batch,
+    # none after a scope's last, short one.
+    assert len(pauses) >= 3
+    assert all(pause > 0 for pause in pauses)
+
+    pauses.clear()
+    world_again = retention.purge(older_than=timedelta(days=30), batch_size=2, pause_ratio=0)
+    assert not any(world_again.values()) and all(pause == 0 for pause in pauses)
+
+
 def test_manage_py_purge(world):
     out = StringIO()
     call_command("purge", "--older-than", "30d", "--dry-run", stdout=out)

@@ -16,6 +16,7 @@ result and lose the link. What goes with a run: its journal and its blocks.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -87,10 +88,13 @@ def _scopes(cutoff: datetime) -> Iterator[models.QuerySet]:
         yield _finished_deliveries(cutoff).filter(endpoint_id=endpoint_id)
 
 
-def _purge_scope(scope: models.QuerySet, batch_size: int, deleted: Counter) -> None:
+def _purge_scope(
+    scope: models.QuerySet, batch_size: int, pause_ratio: float, deleted: Counter
+) -> None:
     model = scope.model
     after: tuple[datetime, str] | None = None
     while True:
+        started = time.monotonic()
         batch = scope
         if after is not None:
             batch = batch.filter(
@@ -109,6 +113,7 @@ def _purge_scope(scope: models.QuerySet, batch_size: int, deleted: Counter) -> N
         if len(rows) < batch_size:
             return
         after = rows[-1]
+        time.sleep((time.monotonic() - started) * pause_ratio)
 
 
 def purge(
@@ -116,6 +121,7 @@ def purge(
     older_than: timedelta,
     now: datetime | None = None,
     batch_size: int | None = None,
+    pause_ratio: float | None = None,
     dry_run: bool = False,
 ) -> dict[str, int]:
     """Delete (or with `dry_run` only count) what finished more than `older_than` ago.
@@ -125,9 +131,11 @@ def purge(
     if dry_run:
         return _count(cutoff)
     batch_size = batch_size or waitpoints_settings.retention_batch_size
+    if pause_ratio is None:
+        pause_ratio = waitpoints_settings.retention_pause_ratio
     deleted: Counter = Counter()
     for scope in _scopes(cutoff):
-        _purge_scope(scope, batch_size, deleted)
+        _purge_scope(scope, batch_size, pause_ratio, deleted)
     by_model = {model._meta.label: name for model, name in LABELS.items()}
     return {name: deleted.get(label, 0) for label, name in by_model.items()}
 
