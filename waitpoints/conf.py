@@ -16,6 +16,9 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from waitpoints.core.durations import parse_duration
+from waitpoints.errors import InvalidInput
+
 
 def _comma_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
@@ -29,30 +32,25 @@ def _flag(value: str) -> bool:
     raise ValueError(value)
 
 
-_SECONDS_PER_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+def _duration_seconds(value: str) -> float:
+    """A duration in the API's own syntax (`30s`, `1h30m`, `2w`) -> seconds."""
+    try:
+        return parse_duration(value.strip()).total_seconds()
+    except InvalidInput:
+        raise ValueError(value) from None
 
 
 def _seconds_list(value: str) -> list[float]:
-    """`5s,5m,2h` -> [5, 300, 7200] (conf imports nothing of ours, so its own tiny parser)."""
-    seconds = []
-    for item in _comma_list(value):
-        unit = item[-1] if item[-1] in _SECONDS_PER_UNIT else "s"
-        number = item[:-1] if item[-1] in _SECONDS_PER_UNIT else item
-        seconds.append(float(number) * _SECONDS_PER_UNIT[unit])
-    return seconds
-
-
-_RETENTION_UNITS = {"w": 604800, **_SECONDS_PER_UNIT}
+    """`5s,5m,2h` -> [5, 300, 7200]; a bare number counts as seconds."""
+    return [
+        float(item) if item.replace(".", "", 1).isdigit() else _duration_seconds(item)
+        for item in _comma_list(value)
+    ]
 
 
 def _retention_seconds(value: str) -> float | None:
-    """`30d`, `12h`, `2w` (one number and unit) -> seconds; empty -> None (keep everything)."""
-    value = value.strip()
-    if not value:
-        return None
-    if len(value) < 2 or value[-1] not in _RETENTION_UNITS:
-        raise ValueError(value)
-    return float(value[:-1]) * _RETENTION_UNITS[value[-1]]
+    """`30d`, `12h`, `2w` -> seconds; empty -> None (keep everything)."""
+    return _duration_seconds(value) if value.strip() else None
 
 
 _RATE = re.compile(r"\d+/(s|sec|m|min|h|hour|d|day)")
