@@ -8,8 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from waitpoints.api.schema import error_responses
-from waitpoints.api.serializers import StrictCharField
-from waitpoints.errors import InvalidInput
+from waitpoints.api.serializers import StrictCharField, validated_body
 from waitpoints.presenters import RunSerializer
 from waitpoints.runs import selectors
 from waitpoints.runs.services import trigger as services
@@ -41,17 +40,12 @@ class TaskTriggerView(APIView):
         responses={200: TriggerResponse, **error_responses(400, 401, 403, 404, 413, 422)},
     )
     def post(self, request, task_id: str):
-        if not isinstance(request.data, dict):
-            raise InvalidInput(
-                {"body": "must be a JSON object"}, "Request body must be a JSON object"
-            )
-        serializer = TriggerRequest(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        options = serializer.validated_data.get("options") or {}
+        fields = validated_body(request, TriggerRequest)
+        options = fields.get("options") or {}
         triggered = services.run_trigger(
             environment=request.user.environment,
             task_id=task_id,
-            payload=serializer.validated_data.get("payload"),
+            payload=fields.get("payload"),
             idempotency_key=options.get("idempotencyKey"),
             tags=options.get("tags"),
         )

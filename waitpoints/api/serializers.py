@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from waitpoints.errors import ErrorCode
+from waitpoints.errors import ErrorCode, InvalidInput
 from waitpoints.models import WaitpointStatus
 from waitpoints.presenters import TokenDetailSerializer, TokenSerializer
 from waitpoints.tokens import public_access
@@ -13,6 +13,15 @@ from waitpoints.tokens.services.create import CreatedToken
 
 # The token's representations live in `waitpoints.presenters` (webhook events use them too).
 __all__ = ["TokenDetailSerializer", "TokenSerializer"]
+
+
+def validated_body(request, serializer_class) -> dict:
+    """The request's JSON object checked by `serializer_class` (422 naming each bad field)."""
+    if not isinstance(request.data, dict):
+        raise InvalidInput({"body": "must be a JSON object"}, "Request body must be a JSON object")
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
 
 class StrictCharField(serializers.CharField):

@@ -15,7 +15,7 @@ from waitpoints.api.filters import parse_list_query
 from waitpoints.api.parsers import LenientJSONParser
 from waitpoints.api.schema import error_responses
 from waitpoints.api.throttles import ApiKeyThrottle, charge_notify_emails
-from waitpoints.errors import ErrorCode, InvalidInput, NotFound
+from waitpoints.errors import ErrorCode, NotFound
 from waitpoints.models import CompletionVia
 from waitpoints.tokens import selectors
 from waitpoints.tokens.callbacks import callback_hash_matches
@@ -56,14 +56,6 @@ JWT_HEADER = OpenApiParameter(
 )
 
 
-def _request_object(request, serializer_class):
-    if not isinstance(request.data, dict):
-        raise InvalidInput({"body": "must be a JSON object"}, "Request body must be a JSON object")
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 class TokenListCreateView(APIView):
     max_body_bytes = 64 * 1024
     throttle_classes = [ApiKeyThrottle]
@@ -98,7 +90,7 @@ class TokenListCreateView(APIView):
         },
     )
     def post(self, request):
-        fields = _request_object(request, serializers.CreateTokenRequest)
+        fields = serializers.validated_body(request, serializers.CreateTokenRequest)
         charge_notify_emails(request, len(fields.get("notify") or []))
         created = token_create(
             environment=request.user.environment,
@@ -145,7 +137,7 @@ class TokenCompleteView(APIView):
         },
     )
     def post(self, request, token_id: str):
-        fields = _request_object(request, serializers.CompleteTokenRequest)
+        fields = serializers.validated_body(request, serializers.CompleteTokenRequest)
         token_complete(
             environment=request.user.environment,
             token_id=token_id,

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from waitpoints.api.schema import error_responses
-from waitpoints.api.serializers import StrictCharField
+from waitpoints.api.serializers import StrictCharField, validated_body
 from waitpoints.errors import InvalidInput
 from waitpoints.models import SUBSCRIBABLE_EVENTS, WebhookDeliveryStatus
 from waitpoints.webhooks import selectors, services
@@ -73,14 +73,6 @@ class DeliveryListResponse(serializers.Serializer):
     data = DeliverySerializer(many=True)
 
 
-def _body(request, serializer_class) -> dict:
-    if not isinstance(request.data, dict):
-        raise InvalidInput({"body": "must be a JSON object"}, "Request body must be a JSON object")
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 class WebhookListCreateView(APIView):
     max_body_bytes = 64 * 1024
 
@@ -98,7 +90,7 @@ class WebhookListCreateView(APIView):
         responses={201: CreatedWebhookSerializer, **error_responses(400, 401, 403, 413, 422)},
     )
     def post(self, request):
-        fields = _body(request, CreateWebhookRequest)
+        fields = validated_body(request, CreateWebhookRequest)
         created = services.endpoint_create(
             environment=request.user.environment,
             url=fields["url"],
@@ -128,7 +120,7 @@ class WebhookDetailView(APIView):
         responses={200: WebhookSerializer, **error_responses(400, 401, 403, 404, 413, 422)},
     )
     def patch(self, request, webhook_id: str):
-        fields = _body(request, UpdateWebhookRequest)
+        fields = validated_body(request, UpdateWebhookRequest)
         endpoint = services.endpoint_update(
             environment=request.user.environment,
             endpoint_id=webhook_id,
