@@ -31,6 +31,7 @@ class CompletionVia(models.TextChoices):
     EMAIL = "email"
     TIMEOUT = "timeout"
     SDK = "sdk"
+    FAIL = "fail"
 
 
 TIMEOUT_ERROR_NAME = "WaitpointTimeoutError"
@@ -71,6 +72,11 @@ class Waitpoint(models.Model):
     idempotency_key_active = models.BooleanField(default=True)
     title = models.CharField(max_length=200, blank=True)
     context = models.JSONField(null=True, blank=True)
+    # The response contract (waitpoints.decisions): NULL for today's approve/reject and any data.
+    response = models.JSONField(null=True, blank=True)
+    # `{"value": <output>}` when the deadline completes the token instead of timing it out
+    # (wrapped: a JSON null output is still an output); docs/architecture.md, "Deadlines".
+    timeout_output = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -115,7 +121,14 @@ class Waitpoint(models.Model):
 
     @property
     def current_status(self) -> str:
-        return WaitpointStatus.TIMED_OUT if self.is_overdue() else self.status
+        if not self.is_overdue():
+            return self.status
+        return WaitpointStatus.COMPLETED if self.deadline_decides else WaitpointStatus.TIMED_OUT
+
+    @property
+    def deadline_decides(self) -> bool:
+        """The deadline completes this token with its `timeoutOutput` (not a timeout error)."""
+        return self.timeout_output is not None
 
     @property
     def is_finished(self) -> bool:
@@ -129,7 +142,18 @@ class Waitpoint(models.Model):
     def result_output(self) -> Any:
         if self.current_status == WaitpointStatus.TIMED_OUT:
             return timeout_error(self.timeout_at)
+        if self.is_overdue() and self.deadline_decides:
+            return self.timeout_output["value"]
         return self.output
+
+    @property
+    def resolution(self) -> dict[str, str | None] | None:
+        """How a finished token ended: `{"via", "by"}` (None while it waits)."""
+        if self.is_overdue():
+            return {"via": CompletionVia.TIMEOUT.value, "by": None}
+        if self.status == WaitpointStatus.WAITING:
+            return None
+        return {"via": self.completed_via or None, "by": self.completed_by or None}
 
     @property
     def result_completed_at(self) -> datetime | None:
@@ -191,6 +215,8 @@ class AuditEvent(models.Model):
         TIMED_OUT = "timed_out"
         FORCED_TIMEOUT = "forced_timeout"
         EMAIL_SENT = "email_sent"
+        FAILED = "failed"
+        EXTENDED = "extended"
 
     # Indexed by audit_waitpoint_idx (waitpoint, created_at).
     waitpoint = models.ForeignKey(

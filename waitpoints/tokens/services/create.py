@@ -20,6 +20,7 @@ from waitpoints.core.validation import (
     clean_tags,
     clean_text,
 )
+from waitpoints.decisions.contract import NOT_GIVEN, clean_response, clean_timeout_output
 from waitpoints.errors import InvalidInput
 from waitpoints.models import Environment, Waitpoint, WaitpointKind, WaitpointTag
 from waitpoints.notifications.delivery import queue_approval_emails
@@ -48,9 +49,15 @@ def token_create(
     context: Any = None,
     notify: list[str] | str | None = None,
     notify_sent_by: str = "",
+    response: Any = None,
+    timeout_output: Any = NOT_GIVEN,
     now: datetime | None = None,
 ) -> CreatedToken:
     """Create a MANUAL waitpoint, or return the live one holding `idempotency_key`.
+
+    `response`: what a person may answer (options, a form), checked by `waitpoints.decisions`;
+    `timeout_output`: the output the deadline completes the token with (docs/architecture.md,
+    "Decisions").
 
     `notify`: addresses that each get an approval email with their own links, validated with
     the other fields and sent by a Celery task after commit (an idempotent replay sends none).
@@ -64,6 +71,8 @@ def token_create(
         title=title,
         context=context,
         notify=notify,
+        response=response,
+        timeout_output=timeout_output,
         now=now,
     )
     check_waiting_cap(environment)
@@ -124,6 +133,8 @@ def _clean_create_fields(
     title: str,
     context: Any,
     notify: Any,
+    response: Any,
+    timeout_output: Any,
     now: datetime,
 ) -> dict[str, Any]:
     details: dict[str, str] = {}
@@ -170,6 +181,16 @@ def _clean_create_fields(
         if notify is not None
         else None
     )
+    fields["response"] = check(lambda: clean_response(clean_json(response, field="response")))
+    if "response" not in details:
+        fields["timeout_output"] = check(
+            lambda: clean_timeout_output(
+                clean_json(timeout_output, field="timeoutOutput")
+                if timeout_output is not NOT_GIVEN
+                else NOT_GIVEN,
+                response=fields["response"],
+            )
+        )
     if details:
         raise InvalidInput(details)
     return fields
@@ -186,6 +207,8 @@ def _insert_token(environment: Environment, fields: dict[str, Any], now: datetim
         idempotency_key_expires_at=fields["idempotency_key_expires_at"],
         title=fields["title"] or "",
         context=fields["context"],
+        response=fields["response"],
+        timeout_output=fields["timeout_output"],
         created_at=now,
     )
     if database.postgresql():
