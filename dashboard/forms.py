@@ -173,12 +173,3 @@ class CompleteWithJsonForm(forms.Form):
             return clean_json(value, field="data")
         except InvalidInput as exc:
             raise forms.ValidationError(f"Not storable: {exc.details['data']}.") from None
-
-
-class ApprovalConfirmForm(forms.Form):
-    comment = forms.CharField(
-        required=False,
-        max_length=MAX_COMMENT_LENGTH,
-        label="Comment (optional)",
-        widget=forms.Textarea(attrs={"rows": 3}),
-    )

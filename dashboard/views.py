@@ -14,17 +14,17 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.cache import add_never_cache_headers, patch_vary_headers
+from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from dashboard import forms
 from dashboard import services as dashboard_services
+from dashboard.decision_forms import DecisionForm, ExtendDeadlineForm
 from dashboard.templatetags.dashboard_extras import describe_outcome
 from waitpoints.core.ids import is_plausible_id
 from waitpoints.errors import InvalidInput, NotFound
 from waitpoints.models import CompletionVia, Environment, Run, RunBlock, Waitpoint
-from waitpoints.notifications import emails
 from waitpoints.tokens import selectors
 from waitpoints.tokens.callbacks import callback_url
 from waitpoints.tokens.services.complete import Completion
@@ -124,6 +124,8 @@ def _detail_context(request: HttpRequest, token: Waitpoint, **forms_: Any) -> di
         "audit_events": list(token.audit_events.all()),
         "can_complete": _can_complete(request),
         "decision_form": forms_.get("decision_form") or forms.DecisionForm(),
+        "choice_form": forms_.get("choice_form") or DecisionForm(token.contract),
+        "extend_form": forms_.get("extend_form") or ExtendDeadlineForm(),
         "json_form": forms_.get("json_form") or forms.CompleteWithJsonForm(),
     }
 
@@ -293,55 +295,6 @@ def bulk_decide(request: HttpRequest) -> HttpResponse:
     context = _inbox_context(request, query)
     context["oob_messages"] = True
     return _render(request, "dashboard/inbox.html", context, partial="results")
-
-
-# --- Emailed approval links ---------------------------------------------------------------------
-
-
-def _link_page(request: HttpRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
-    response = render(request, "dashboard/approval.html", context, status=status)
-    # The signed URL is a credential: keep it out of caches and cross-site Referer headers
-    # ("no-referrer" would also blank the Origin of the confirm POST, and CSRF refuses that).
-    add_never_cache_headers(response)
-    response["Referrer-Policy"] = "same-origin"
-    return response
-
-
-@require_http_methods(["GET", "HEAD", "POST"])
-def approval_link(request: HttpRequest, signed: str) -> HttpResponse:
-    """GET/HEAD only show the token and one confirm button; the POST decides."""
-    try:
-        link = emails.read_approval_link(signed)
-    except emails.LinkInvalid as invalid:
-        return _link_page(request, {"state": "invalid"}, status=invalid.code.status)
-    except emails.LinkExpired as expired:
-        token = _token_or_none(expired.link.token_id)
-        context = {"state": "expired", "token": token}
-        return _link_page(request, context, status=expired.code.status)
-    token = _token_or_none(link.token_id)
-    if token is None:
-        return _link_page(request, {"state": "invalid"}, status=404)
-    if token.is_finished:
-        return _link_page(request, {"state": "decided", "token": token, "link": link})
-    form = forms.ApprovalConfirmForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        completion = dashboard_services.token_decide(
-            token_id=token.id,
-            decision=link.decision,
-            comment=form.cleaned_data["comment"],
-            reviewer=link.recipient,
-            via=CompletionVia.EMAIL,
-        )
-        state = "done" if completion.won else "decided"
-        return _link_page(request, {"state": state, "token": completion.waitpoint, "link": link})
-    return _link_page(request, {"state": "confirm", "token": token, "link": link, "form": form})
-
-
-def _token_or_none(token_id: str) -> Waitpoint | None:
-    try:
-        return selectors.token_get(environment=None, token_id=token_id)
-    except NotFound:
-        return None
 
 
 def home(request: HttpRequest) -> HttpResponse:

@@ -122,3 +122,8 @@ class AlreadyFinished(WaitpointsError):
 
 class WaitpointTimeoutError(WaitpointsError):
     """Raised by `WaitResult.unwrap()` when the awaited waitpoint timed out."""
+
+
+class WaitpointFailedError(WaitpointsError):
+    """Raised by `WaitResult.unwrap()` when the awaited token was failed (its `fail` endpoint,
+    `wait.fail_token`); `name`, `output` (the error object) and `data` say how."""

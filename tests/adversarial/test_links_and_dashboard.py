@@ -42,7 +42,8 @@ def token(environment):
 
 
 def link(token, decision="approve", recipient="ann@example.com") -> str:
-    signed = emails.sign_approval_link(waitpoint=token, decision=decision, recipient=recipient)
+    choice = emails.LEGACY_DECISIONS.get(decision, decision)
+    signed = emails.sign_approval_link(waitpoint=token, choice=choice, recipient=recipient)
     return f"/approve/{signed}/"
 
 

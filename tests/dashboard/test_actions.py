@@ -47,6 +47,8 @@ def test_approve_from_a_row_swaps_the_row_and_stores_the_decision(reviewer_clien
     assert token.output == {
         "approved": True,
         "status": "approved",
+        "choice": "approved",
+        "fields": {},
         "comment": "looks fine",
         "reviewedBy": "alice",
     }
@@ -64,6 +66,8 @@ def test_reject_without_javascript_redirects_back(reviewer_client, make_token):
     assert stored(token).output == {
         "approved": False,
         "status": "rejected",
+        "choice": "rejected",
+        "fields": {},
         "comment": "",
         "reviewedBy": "alice",
     }
@@ -272,6 +276,8 @@ def test_bulk_approve_decides_each_selected_waiting_token(reviewer_client, make_
         assert output == {
             "approved": True,
             "status": "approved",
+            "choice": "approved",
+            "fields": {},
             "comment": "batch ok",
             "reviewedBy": "alice",
         }

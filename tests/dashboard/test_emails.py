@@ -16,6 +16,7 @@ from django.utils import timezone
 from tests.helpers import TOKENS, stored
 from tests.notifications.support import queued_emails
 from waitpoints import wait
+from waitpoints.decisions.contract import Contract
 from waitpoints.errors import InvalidInput
 from waitpoints.models import AuditEvent, CompletionVia, Waitpoint, WaitpointStatus
 from waitpoints.notifications import emails
@@ -117,6 +118,8 @@ def test_confirming_decides_once_as_the_recipient(token, send_email):
     assert waitpoint.output == {
         "approved": False,
         "status": "rejected",
+        "choice": "rejected",
+        "fields": {},
         "comment": "not eligible",
         "reviewedBy": "ann@example.com",
     }
@@ -172,7 +175,7 @@ def test_tampered_link_shows_a_clear_page(client, token, send_email):
 def test_expired_link_shows_a_clear_page(client, token):
     # A link signed when the token's deadline was already past: it must not decide anything.
     token.timeout_at = timezone.now() - timedelta(seconds=1)
-    signed = emails.sign_approval_link(waitpoint=token, decision="approve", recipient="a@b.co")
+    signed = emails.sign_approval_link(waitpoint=token, choice="approved", recipient="a@b.co")
 
     for response in (client.get(f"/approve/{signed}/"), client.post(f"/approve/{signed}/")):
         assert response.status_code == 410
@@ -184,10 +187,11 @@ def test_link_expires_with_the_token():
     class Token:
         id = "waitpoint_x"
         timeout_at = timezone.now() + timedelta(hours=2)
+        contract = Contract()
 
-    signed = emails.sign_approval_link(waitpoint=Token, decision="reject", recipient="a@b.co")
+    signed = emails.sign_approval_link(waitpoint=Token, choice="rejected", recipient="a@b.co")
     link = emails.read_approval_link(signed)
-    assert (link.token_id, link.decision, link.recipient) == ("waitpoint_x", "reject", "a@b.co")
+    assert (link.token_id, link.choice, link.recipient) == ("waitpoint_x", "rejected", "a@b.co")
     assert abs(link.expires_at - Token.timeout_at) < timedelta(seconds=1)
     with pytest.raises(emails.LinkExpired):
         emails.read_approval_link(signed, now=Token.timeout_at + timedelta(seconds=1))

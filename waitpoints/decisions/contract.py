@@ -7,7 +7,7 @@ accepts any completion data (docs/architecture.md, "Decisions").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from waitpoints.core.validation import clean_text, has_control_characters
@@ -157,16 +157,16 @@ def check_answer(contract: Contract, data: Any, *, field: str = "data") -> None:
         comment = data.get("comment")
         if not isinstance(comment, str) or not comment.strip():
             labels = ", ".join(option.label for option in chosen if option.require_comment)
-            details[f"{field}.comment"] = f"is required when choosing {labels}"
+            details[_at(field, "comment")] = f"is required when choosing {labels}"
     fields = data.get("fields", {})
     if contract.schema is not None:
         if not isinstance(fields, dict):
-            details[f"{field}.fields"] = "must be an object"
+            details[_at(field, "fields")] = "must be an object"
         else:
             for name, message in field_errors(contract.schema, fields).items():
-                details[f"{field}.fields.{name}" if name else f"{field}.fields"] = message
+                details[_at(field, f"fields.{name}" if name else "fields")] = message
     elif fields not in ({}, None):
-        details[f"{field}.fields"] = "this token has no form: leave it out"
+        details[_at(field, "fields")] = "this token has no form: leave it out"
     if details:
         raise InvalidInput(details)
 
@@ -174,7 +174,7 @@ def check_answer(contract: Contract, data: Any, *, field: str = "data") -> None:
 def _check_choice(
     contract: Contract, data: dict[str, Any], field: str, details: dict[str, str]
 ) -> list[Option]:
-    where = f"{field}.choice"
+    where = _at(field, "choice")
     if "choice" not in data:
         if contract.custom_options:
             details[where] = "is required: one of " + ", ".join(
@@ -200,6 +200,10 @@ def _check_choice(
     return chosen
 
 
+def _at(field: str, name: str) -> str:
+    return f"{field}.{name}" if field else name
+
+
 def clean_timeout_output(
     value: Any, *, response: dict[str, Any] | None, field: str = "timeoutOutput"
 ) -> dict[str, Any] | None:
@@ -219,7 +223,8 @@ def person_decision(
     comment: str,
     reviewer: str,
 ) -> dict[str, Any]:
-    """The output of a person's decision (dashboard, email link). Tokens with today's
+    """The output of a person's decision (dashboard, email link), checked against the contract
+    (InvalidInput keyed `choice`, `comment`, `fields.<name>`). Tokens with today's
     approve/reject choices keep the `approved`/`status` keys existing callers read."""
     output: dict[str, Any] = {
         "choice": choice,
@@ -227,6 +232,7 @@ def person_decision(
         "comment": comment,
         "reviewedBy": reviewer,
     }
+    check_answer(replace(contract, declared=True, custom_options=True), output, field="")
     if not contract.custom_options and choice in (APPROVED, REJECTED):
         output = {"approved": choice == APPROVED, "status": choice, **output}
     return output

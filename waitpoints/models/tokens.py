@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from waitpoints.core.ids import new_waitpoint_id
+from waitpoints.decisions.contract import Contract, contract_of
 from waitpoints.models.environments import Environment
 
 
@@ -124,6 +125,11 @@ class Waitpoint(models.Model):
         if not self.is_overdue():
             return self.status
         return WaitpointStatus.COMPLETED if self.deadline_decides else WaitpointStatus.TIMED_OUT
+
+    @property
+    def contract(self) -> Contract:
+        """What may be answered (its options: the default approve/reject when none declared)."""
+        return contract_of(self.response)
 
     @property
     def deadline_decides(self) -> bool:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from waitpoints.client import CreatedToken, Token
 from waitpoints.core.durations import parse_duration, parse_moment
 from waitpoints.core.validation import clean_tags
+from waitpoints.decisions.contract import NOT_GIVEN
 from waitpoints.errors import InvalidInput
 from waitpoints.models import CompletionVia, Environment, Waitpoint
 from waitpoints.notifications.delivery import queue_approval_emails
@@ -22,8 +23,9 @@ from waitpoints.sdk.environments import resolve_environment
 from waitpoints.tokens import public_access, selectors
 from waitpoints.tokens.callbacks import callback_url
 from waitpoints.tokens.selectors import MAX_PAGE_SIZE, TokenFilters
-from waitpoints.tokens.services.complete import token_complete
+from waitpoints.tokens.services.complete import token_complete, token_fail
 from waitpoints.tokens.services.create import token_create
+from waitpoints.tokens.services.extend import token_extend
 
 
 def token_from_waitpoint(waitpoint: Waitpoint) -> Token:
@@ -42,6 +44,8 @@ def token_from_waitpoint(waitpoint: Waitpoint) -> Token:
         context=waitpoint.context,
         output=waitpoint.result_output if waitpoint.is_finished else None,
         output_is_error=waitpoint.result_is_error,
+        response=waitpoint.response,
+        resolution=waitpoint.resolution,
     )
 
 
@@ -62,9 +66,17 @@ class Wait:
         tags: str | list[str] | None = None,
         title: str = "",
         context: Any = None,
+        response: dict[str, Any] | None = None,
+        timeout_output: Any = NOT_GIVEN,
         environment: str | Environment | None = None,
     ) -> CreatedToken:
+        """Create a token. `response`: what may be answered (options, multiple, a JSON Schema
+        form; README, "Decisions"); `timeout_output`: the output the deadline completes it with
+        (instead of timing out)."""
         context_value = context
+        decision_fields: dict[str, Any] = {"response": response}
+        if timeout_output is not NOT_GIVEN:
+            decision_fields["timeout_output"] = timeout_output
 
         run_context = current_run()
         if run_context is not None:
@@ -77,6 +89,7 @@ class Wait:
                 tags=tags,
                 title=title,
                 context=context_value,
+                **decision_fields,
             )
             return CreatedToken(**recorded)
         created = token_create(
@@ -87,6 +100,7 @@ class Wait:
             tags=tags,
             title=title,
             context=context,
+            **decision_fields,
         )
         return CreatedToken(
             id=created.waitpoint.id,
@@ -111,6 +125,42 @@ class Wait:
             actor="sdk",
         )
         return completion.won
+
+    def fail_token(
+        self,
+        token: str | CreatedToken | Token,
+        error: dict[str, Any],
+        *,
+        environment: str | Environment | None = None,
+    ) -> bool:
+        """Fail a token with `error` (`{"message", "name"?, "data"?}`): it ends with
+        outputIsError and a waiting run resumes with ok=False. False when it was already
+        finished (nothing changed)."""
+        completion = token_fail(
+            environment=resolve_environment(environment),
+            token_id=token_id_of(token),
+            error=error,
+            actor="sdk",
+        )
+        return completion.won
+
+    def extend_token(
+        self,
+        token: str | CreatedToken | Token,
+        timeout: str | datetime,
+        *,
+        environment: str | Environment | None = None,
+    ) -> Token:
+        """Move a waiting token's deadline to `timeout` (a duration from now or a date, later
+        than the current deadline); AlreadyFinished once it is finished."""
+        waitpoint = token_extend(
+            environment=resolve_environment(environment),
+            token_id=token_id_of(token),
+            timeout=timeout,
+            actor="sdk",
+            via=CompletionVia.SDK,
+        )
+        return self.retrieve_token(waitpoint.id, environment=waitpoint.environment)
 
     def retrieve_token(
         self, token: str | CreatedToken | Token, *, environment: str | Environment | None = None

@@ -1,0 +1,149 @@
+"""Deciding with a token's contract: the detail page's decision form, "Extend deadline", and
+the emailed links' confirm page (docs/architecture.md, "Decisions"). Thin, as `views`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_http_methods, require_POST
+
+from dashboard import services as dashboard_services
+from dashboard.decision_forms import DecisionForm, ExtendDeadlineForm
+from dashboard.views import (
+    _after_action,
+    _detail_context,
+    _render,
+    _report,
+    _token_or_404,
+    reviewer_required,
+)
+from waitpoints.errors import AlreadyFinished, InvalidInput, NotFound
+from waitpoints.models import CompletionVia, Waitpoint
+from waitpoints.notifications import emails
+from waitpoints.tokens import selectors
+
+
+def _detail_with(request: HttpRequest, token: Waitpoint, **forms_: Any) -> HttpResponse:
+    """The detail block again with a bound form's errors: 2xx, so htmx swaps it."""
+    context = _detail_context(request, token, **forms_)
+    context["oob_messages"] = True
+    return _render(request, "dashboard/detail.html", context, partial="detail")
+
+
+@login_required
+@reviewer_required
+@require_POST
+def token_choose(request: HttpRequest, token_id: str) -> HttpResponse:
+    token = _token_or_404(token_id)
+    form = DecisionForm(token.contract, request.POST)
+    if form.is_valid():
+        try:
+            completion = dashboard_services.token_decide(
+                token_id=token.id,
+                choice=form.choice(),
+                fields=form.fields_output(),
+                comment=form.cleaned_data["comment"],
+                reviewer=request.user.get_username(),
+                via=CompletionVia.DASHBOARD,
+            )
+        except NotFound:
+            raise Http404("No such token") from None
+        except InvalidInput as refused:
+            form.add_contract_errors(refused.details)
+        else:
+            labels = [token.contract.option(value).label for value in form.chosen_values()]
+            _report(request, completion, ", ".join(labels))
+            return _after_action(request, token.id)
+    if not request.htmx:
+        return _render(
+            request, "dashboard/detail.html", _detail_context(request, token, choice_form=form)
+        )
+    return _detail_with(request, token, choice_form=form)
+
+
+@login_required
+@reviewer_required
+@require_POST
+def token_extend(request: HttpRequest, token_id: str) -> HttpResponse:
+    token = _token_or_404(token_id)
+    form = ExtendDeadlineForm(request.POST)
+    if form.is_valid():
+        try:
+            extended = dashboard_services.token_extend_deadline(
+                token_id=token.id,
+                timeout=form.timeout(token.timeout_at),
+                reviewer=request.user.get_username(),
+            )
+        except AlreadyFinished:
+            messages.warning(request, f"Nothing changed: {token.id} is already finished.")
+            return _after_action(request, token.id)
+        except InvalidInput as refused:
+            form.add_error("custom", "; ".join(refused.details.values()))
+        else:
+            messages.success(
+                request, f"Deadline moved to {extended.timeout_at:%Y-%m-%d %H:%M:%S} UTC."
+            )
+            return _after_action(request, token.id)
+    return _detail_with(request, token, extend_form=form)
+
+
+# --- Emailed approval links ---------------------------------------------------------------------
+
+
+def _link_page(request: HttpRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    response = render(request, "dashboard/approval.html", context, status=status)
+    # The signed URL is a credential: keep it out of caches and cross-site Referer headers
+    # ("no-referrer" would also blank the Origin of the confirm POST, and CSRF refuses that).
+    add_never_cache_headers(response)
+    response["Referrer-Policy"] = "same-origin"
+    return response
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def approval_link(request: HttpRequest, signed: str) -> HttpResponse:
+    """GET/HEAD only show the token, its form and one confirm button; the POST decides."""
+    try:
+        link = emails.read_approval_link(signed)
+    except emails.LinkInvalid as invalid:
+        return _link_page(request, {"state": "invalid"}, status=invalid.code.status)
+    except emails.LinkExpired as expired:
+        token = _token_or_none(expired.link.token_id)
+        context = {"state": "expired", "token": token}
+        return _link_page(request, context, status=expired.code.status)
+    token = _token_or_none(link.token_id)
+    option = token.contract.option(link.choice) if token is not None else None
+    if token is None or option is None:
+        return _link_page(request, {"state": "invalid"}, status=404)
+    context = {"token": token, "link": link, "option": option}
+    if token.is_finished:
+        return _link_page(request, {**context, "state": "decided"})
+    data = request.POST if request.method == "POST" else None
+    form = DecisionForm(token.contract, data, fixed_choice=link.choice)
+    if request.method == "POST" and form.is_valid():
+        try:
+            completion = dashboard_services.token_decide(
+                token_id=token.id,
+                choice=form.choice(),
+                fields=form.fields_output(),
+                comment=form.cleaned_data["comment"],
+                reviewer=link.recipient,
+                via=CompletionVia.EMAIL,
+            )
+        except InvalidInput as refused:
+            form.add_contract_errors(refused.details)
+        else:
+            state = "done" if completion.won else "decided"
+            return _link_page(request, {**context, "state": state, "token": completion.waitpoint})
+    return _link_page(request, {**context, "state": "confirm", "form": form})
+
+
+def _token_or_none(token_id: str) -> Waitpoint | None:
+    try:
+        return selectors.token_get(environment=None, token_id=token_id)
+    except NotFound:
+        return None
