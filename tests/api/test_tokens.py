@@ -65,7 +65,13 @@ def test_retrieve_has_token_fields_and_output(api, create_token):
 
     body = api.get(f"{TOKENS}/{token['id']}").json()
 
-    assert set(body) == TOKEN_FIELDS | {"output", "outputType", "outputIsError", "error", "timeoutOutput"}
+    assert set(body) == TOKEN_FIELDS | {
+        "output",
+        "outputType",
+        "outputIsError",
+        "error",
+        "timeoutOutput",
+    }
     assert body["status"] == "COMPLETED"
     assert body["output"] == {"approved": True}
     assert body["outputType"] == "application/json"
