@@ -25,6 +25,31 @@ FINISHING = {AuditEvent.Action.COMPLETED, AuditEvent.Action.FAILED, AuditEvent.A
 RESPONSE = {"options": [{"value": "ship"}, {"value": "cancel"}]}
 
 
+def racers(environment, token_id, sweep_moment):
+    def extend():
+        try:
+            return token_extend(
+                environment=environment, token_id=token_id, timeout="3h", actor="x", via="api"
+            )
+        except AlreadyFinished:
+            return None
+
+    return [
+        lambda: token_complete(
+            environment=environment,
+            token_id=token_id,
+            data={"choice": "ship"},
+            via=CompletionVia.API,
+            actor="completer",
+        ),
+        lambda: token_fail(
+            environment=environment, token_id=token_id, error={"message": "no"}, actor="f"
+        ),
+        extend,
+        lambda: waitpoints_sweep_due(now=sweep_moment),
+    ]
+
+
 def test_complete_fail_extend_and_timeout_race_to_one_outcome(environment):
     for round_ in range(ROUNDS):
         deadline_decides = round_ % 2 == 0
@@ -38,29 +63,7 @@ def test_complete_fail_extend_and_timeout_race_to_one_outcome(environment):
         # extension committed first.
         sweep_moment = token.timeout_at + timedelta(seconds=1)
 
-        def extend():
-            try:
-                return token_extend(
-                    environment=environment, token_id=token.id, timeout="3h", actor="x", via="api"
-                )
-            except AlreadyFinished:
-                return None
-
-        calls = [
-            lambda: token_complete(
-                environment=environment,
-                token_id=token.id,
-                data={"choice": "ship"},
-                via=CompletionVia.API,
-                actor="completer",
-            ),
-            lambda: token_fail(
-                environment=environment, token_id=token.id, error={"message": "no"}, actor="f"
-            ),
-            extend,
-            lambda: waitpoints_sweep_due(now=sweep_moment),
-        ]
-        run_concurrently(calls)
+        run_concurrently(racers(environment, token.id, sweep_moment))
 
         stored = Waitpoint.objects.get(id=token.id)
         assert stored.status != WaitpointStatus.WAITING
