@@ -43,7 +43,9 @@ class TokenSerializer(serializers.Serializer):
     title = serializers.CharField(allow_blank=True)
     context = serializers.JSONField(allow_null=True)
     response = serializers.JSONField(
-        allow_null=True, help_text="What may be answered (null: approve/reject, any data)"
+        source="declared_response",
+        allow_null=True,
+        help_text="What may be answered (null: approve/reject, any data)",
     )
     resolution = ResolutionSerializer(
         allow_null=True, help_text="How a finished token ended (null while it waits)"

@@ -14,7 +14,6 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.helpers import TOKENS, stored
-from tests.notifications.support import queued_emails
 from waitpoints import wait
 from waitpoints.decisions.contract import Contract
 from waitpoints.errors import InvalidInput
@@ -40,25 +39,6 @@ def token(environment):
         title="Refund order #77",
         context={"amount": "129.00", "currency": "EUR"},
     ).waitpoint
-
-
-@pytest.fixture
-def queue(monkeypatch):
-    return queued_emails(monkeypatch)
-
-
-@pytest.fixture
-def send_email(queue, django_capture_on_commit_callbacks):
-    """`wait.send_approval_email` in "prod", then its queued emails sent, as the task sends them."""
-
-    def send(token_id: str, **fields):
-        queue.messages.clear()
-        with django_capture_on_commit_callbacks(execute=True):
-            addresses = wait.send_approval_email(token_id, environment="prod", **fields)
-        queue.deliver_now()
-        return addresses
-
-    return send
 
 
 def test_sdk_sends_one_email_per_recipient_with_its_own_links(token, settings, send_email):

@@ -83,7 +83,7 @@ def test_the_run_resumes_with_the_output_of_each_path(environment, finish, outpu
     triggered = tasks.trigger("test-structured-decision", {}, environment=environment)
     assert run_execute(run_id=triggered.id) == "WAITING"
     token = RunBlock.objects.get(run_id=triggered.id).waitpoint
-    assert token.response == RESPONSE and token.timeout_output == {"value": AT_DEADLINE}
+    assert token.declared_response == RESPONSE and token.timeout_output == {"value": AT_DEADLINE}
     finish(token)
     assert run_execute(run_id=triggered.id) == "COMPLETED"
     run = Run.objects.get(id=triggered.id)

@@ -19,6 +19,7 @@ MAX_VALUE_LENGTH = 64
 MAX_LABEL_LENGTH = 100
 STYLES = ("primary", "danger", "default")
 APPROVED, REJECTED = "approved", "rejected"
+FIELD_ORDER = "fieldOrder"  # stored beside the schema, never shown
 
 
 class _NotGiven:
@@ -76,10 +77,17 @@ def contract_of(response: dict[str, Any] | None) -> Contract:
         )
         for item in response.get("options", ())
     )
+    schema = response.get("schema")
+    if schema is not None and FIELD_ORDER in response:
+        properties = schema["properties"]
+        schema = {
+            **schema,
+            "properties": {name: properties[name] for name in response[FIELD_ORDER]},
+        }
     return Contract(
         options=options or DEFAULT_OPTIONS,
         multiple=response.get("multiple", False),
-        schema=response.get("schema"),
+        schema=schema,
         declared=True,
         custom_options=bool(options),
     )
@@ -104,7 +112,16 @@ def clean_response(value: Any, *, field: str = "response") -> dict[str, Any] | N
         cleaned["multiple"] = value["multiple"]
     if "schema" in value:
         cleaned["schema"] = clean_schema(value["schema"], field=f"{field}.schema")
+        # jsonb keeps an object's keys in its own order: the form's order is kept beside it.
+        cleaned[FIELD_ORDER] = list(cleaned["schema"]["properties"])
     return cleaned
+
+
+def declared(response: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A stored `response` as it was declared (what the API shows)."""
+    if response is None:
+        return None
+    return {key: value for key, value in response.items() if key != FIELD_ORDER}
 
 
 def _clean_options(options: Any, *, field: str) -> list[dict[str, Any]]:

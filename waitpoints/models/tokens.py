@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from waitpoints.core.ids import new_waitpoint_id
-from waitpoints.decisions.contract import Contract, contract_of
+from waitpoints.decisions.contract import Contract, contract_of, declared
 from waitpoints.models.environments import Environment
 
 
@@ -130,6 +130,11 @@ class Waitpoint(models.Model):
     def contract(self) -> Contract:
         """What may be answered (its options: the default approve/reject when none declared)."""
         return contract_of(self.response)
+
+    @property
+    def declared_response(self) -> dict[str, Any] | None:
+        """The `response` as the creator gave it (as the API shows it)."""
+        return declared(self.response)
 
     @property
     def deadline_decides(self) -> bool:

@@ -44,7 +44,7 @@ def token_from_waitpoint(waitpoint: Waitpoint) -> Token:
         context=waitpoint.context,
         output=waitpoint.result_output if waitpoint.is_finished else None,
         output_is_error=waitpoint.result_is_error,
-        response=waitpoint.response,
+        response=waitpoint.declared_response,
         resolution=waitpoint.resolution,
     )
 
