@@ -56,14 +56,26 @@ def token_choose(request: HttpRequest, token_id: str) -> HttpResponse:
         except InvalidInput as refused:
             form.add_contract_errors(refused.details)
         else:
-            labels = [token.contract.option(value).label for value in form.chosen_values()]
-            _report(request, completion, ", ".join(labels))
+            _report(request, completion, _done(token, form.chosen_values()))
             return _after_action(request, token.id)
+    if request.POST.get("render") == "row":
+        # A row has no room for the form: its errors come back as one message.
+        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+        return _after_action(request, token.id)
     if not request.htmx:
-        return _render(
-            request, "dashboard/detail.html", _detail_context(request, token, choice_form=form)
-        )
+        context = _detail_context(request, token, choice_form=form)
+        return _render(request, "dashboard/detail.html", context)
     return _detail_with(request, token, choice_form=form)
+
+
+# Today's two choices keep their messages ("Approved: …").
+DONE = {"approved": "Approved", "rejected": "Rejected"}
+
+
+def _done(token: Waitpoint, values: list[str]) -> str:
+    if not token.contract.custom_options and len(values) == 1 and values[0] in DONE:
+        return DONE[values[0]]
+    return "Chose " + ", ".join(token.contract.option(value).label for value in values)
 
 
 @login_required

@@ -10,6 +10,7 @@ from django import forms
 from django.http import QueryDict
 from django.utils import timezone
 
+from dashboard.services import LEGACY_DECISIONS
 from waitpoints.core.validation import clean_json, clean_tags
 from waitpoints.errors import InvalidInput
 from waitpoints.models import Environment, WaitpointStatus
@@ -131,12 +132,24 @@ class DecisionForm(forms.Form):
 
 
 class BulkDecisionForm(DecisionForm):
+    """A `choice` (an option value the selected tokens share) or the old approve/reject."""
+
     ids = forms.MultipleChoiceField(required=True)
+    choice = forms.CharField(required=False, max_length=64)
 
     def __init__(self, data: QueryDict) -> None:
         super().__init__(data)
+        self.fields["decision"].required = False
         self.fields["ids"].choices = [(token_id, token_id) for token_id in data.getlist("ids")]
         self.fields["ids"].error_messages["required"] = "Select at least one token."
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        decision = cleaned.get("decision")
+        cleaned["choice"] = cleaned.get("choice") or LEGACY_DECISIONS.get(decision or "")
+        if not cleaned["choice"]:
+            raise forms.ValidationError("Choose an option for the selected tokens.")
+        return cleaned
 
     def clean_ids(self) -> list[str]:
         ids = self.cleaned_data["ids"]

@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from waitpoints.decisions.contract import APPROVED, REJECTED, person_decision
+from waitpoints.decisions.contract import (
+    APPROVED,
+    DEFAULT_OPTIONS,
+    REJECTED,
+    Option,
+    person_decision,
+)
 from waitpoints.errors import InvalidInput, NotFound
 from waitpoints.models import CompletionVia, Waitpoint
 from waitpoints.tokens import selectors
@@ -140,12 +146,14 @@ def tokens_decide(
     return outcome
 
 
-def common_options(waitpoints: list[Waitpoint]) -> list[Any]:
-    """The options every one of these tokens offers, none of them with required fields (what
-    a bulk action may choose); in the first token's order."""
-    if not waitpoints or any(waitpoint.contract.has_required_fields for waitpoint in waitpoints):
-        return []
-    first, *others = [waitpoint.contract for waitpoint in waitpoints]
+def common_options(waitpoints: list[Waitpoint]) -> list[Option]:
+    """The options a bulk action may choose for these tokens: those every one of them offers,
+    leaving out the tokens with required fields (they can't be decided without their form).
+    Today's approve/reject when none is left."""
+    contracts = [w.contract for w in waitpoints if not w.contract.has_required_fields]
+    if not contracts:
+        return list(DEFAULT_OPTIONS)
+    first, *others = contracts
     return [
         option
         for option in first.options

@@ -98,6 +98,7 @@ def _inbox_context(request: HttpRequest, params: QueryDict) -> dict[str, Any]:
         "selected_ids": set(params.getlist("ids")),
         "cursor_error": cursor_error,
         "can_complete": _can_complete(request),
+        "bulk_options": dashboard_services.common_options(page.items),
     }
 
 
@@ -271,17 +272,21 @@ def bulk_decide(request: HttpRequest) -> HttpResponse:
         raise Http404("No such token")  # no id we issue looks like that
     form = forms.BulkDecisionForm(request.POST)
     if form.is_valid():
-        decision = form.cleaned_data["decision"]
+        choice = form.cleaned_data["choice"]
         outcome = dashboard_services.tokens_decide(
             token_ids=form.cleaned_data["ids"],
-            decision=decision,
+            choice=choice,
             comment=form.cleaned_data["comment"],
             reviewer=request.user.get_username(),
         )
         if outcome.decided:
-            verb = "Approved" if decision == "approve" else "Rejected"
+            verb = {"approved": "Approved", "rejected": "Rejected"}.get(
+                choice, f"Chose {choice} for"
+            )
             count = len(outcome.decided)
             messages.success(request, f"{verb} {count} token{'s' if count != 1 else ''}.")
+        for token_id, reason in outcome.refused.items():
+            messages.error(request, f"Not changed: {token_id} — {reason}.")
         for waitpoint in outcome.already_finished:
             messages.warning(
                 request, f"Not changed: {waitpoint.id} — {describe_outcome(waitpoint)}."

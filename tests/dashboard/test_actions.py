@@ -114,7 +114,7 @@ def test_unknown_decision_changes_nothing(reviewer_client, make_token):
     assert row.status_code == 200
     html = row.content.decode()
     assert html.lstrip().startswith(f'<tr id="row-{token.id}"')
-    assert 'name="decision"' in html and "badge-approved" not in html  # still decidable
+    assert 'name="choice"' in html and "badge-approved" not in html  # still decidable
     assert "maybe is not one of the available choices" in html
     assert_unchanged(token)
 

@@ -171,3 +171,45 @@ def test_a_link_of_a_token_with_a_form_opens_the_form(send_email, make_token):
     client.post(ship, {"field_0": "3", "field_2": "2026-12-24"})
     assert stored(token).output["fields"] == {"amount": 3, "due": "2026-12-24", "fragile": False}
     assert stored(token).status == WaitpointStatus.COMPLETED
+
+
+def test_rows_show_one_button_per_option_or_a_link_to_the_form(reviewer_client, make_token):
+    buttons = make_token(title="Buttons", response={"options": RESPONSE["options"]})
+    form = make_token(title="Form", response=RESPONSE)
+    html = reviewer_client.get("/dashboard/").content.decode()
+    row = html[html.index(f'id="row-{buttons.id}"') :]
+    row = row[: row.index("</tr>")]
+    assert 'value="ship" class="btn btn-approve">Ship it<' in row and 'value="hold"' in row
+    form_row = html[html.index(f'id="row-{form.id}"') :]
+    form_row = form_row[: form_row.index("</tr>")]
+    assert 'name="choice"' not in form_row and "Decide…" in form_row
+    assert 'name="ids"' not in form_row  # required fields: no bulk decision
+
+
+def test_a_row_choice_that_needs_a_comment_reports_it(reviewer_client, make_token):
+    token = make_token(response={"options": RESPONSE["options"]})
+    response = reviewer_client.post(
+        f"/dashboard/tokens/{token.id}/choose/",
+        {"choice": "hold", "render": "row"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    assert "A comment is required to choose Hold" in response.content.decode()
+    assert_unchanged(token)
+
+
+def test_bulk_offers_the_common_options_and_skips_tokens_refusing_them(reviewer_client, make_token):
+    options = [{"value": "ship"}, {"value": "hold"}]
+    first = make_token(response={"options": options})
+    second = make_token(response={"options": [*options, {"value": "cancel"}]})
+    make_token(response=RESPONSE)  # required fields: left out of the bulk options
+    html = reviewer_client.get("/dashboard/").content.decode()
+    bar = html[html.index('id="bulk-form"') : html.index("</form>", html.index('id="bulk-form"'))]
+    assert re.findall(r'name="choice" value="(\w+)"', bar) == ["ship", "hold"]
+
+    other = make_token()  # approve/reject only: "ship" is no option of it
+    reviewer_client.post(
+        "/dashboard/bulk/", {"ids": [first.id, second.id, other.id], "choice": "ship"}
+    )
+    assert stored(first).output["choice"] == stored(second).output["choice"] == "ship"
+    assert_unchanged(other)
