@@ -26,13 +26,33 @@ from waitpoints.errors import AlreadyFinished, InvalidInput, NotFound
 from waitpoints.models import CompletionVia, Waitpoint
 from waitpoints.notifications import emails
 from waitpoints.tokens import selectors
+from waitpoints.tokens.services.complete import Completion
 
 
-def _detail_with(request: HttpRequest, token: Waitpoint, **forms_: Any) -> HttpResponse:
-    """The detail block again with a bound form's errors: 2xx, so htmx swaps it."""
-    context = _detail_context(request, token, **forms_)
-    context["oob_messages"] = True
-    return _render(request, "dashboard/detail.html", context, partial="detail")
+def _with_errors(request: HttpRequest, token: Waitpoint, **forms_: Any) -> HttpResponse:
+    """The detail again with a bound form's errors: for htmx the 2xx block it swaps."""
+    if request.htmx:
+        return _after_action(request, token.id, **forms_)
+    return _render(request, "dashboard/detail.html", _detail_context(request, token, **forms_))
+
+
+def _decide(
+    form: DecisionForm, token: Waitpoint, *, reviewer: str, via: CompletionVia
+) -> Completion | None:
+    """The valid form's decision; None when the token's contract refused it (the reasons are
+    then on the form's fields)."""
+    try:
+        return dashboard_services.token_decide(
+            token_id=token.id,
+            choice=form.choice(),
+            fields=form.fields_output(),
+            comment=form.cleaned_data["comment"],
+            reviewer=reviewer,
+            via=via,
+        )
+    except InvalidInput as refused:
+        form.add_contract_errors(refused.details)
+        return None
 
 
 @login_required
@@ -43,29 +63,19 @@ def token_choose(request: HttpRequest, token_id: str) -> HttpResponse:
     form = DecisionForm(token.contract, request.POST)
     if form.is_valid():
         try:
-            completion = dashboard_services.token_decide(
-                token_id=token.id,
-                choice=form.choice(),
-                fields=form.fields_output(),
-                comment=form.cleaned_data["comment"],
-                reviewer=request.user.get_username(),
-                via=CompletionVia.DASHBOARD,
+            completion = _decide(
+                form, token, reviewer=request.user.get_username(), via=CompletionVia.DASHBOARD
             )
         except NotFound:
             raise Http404("No such token") from None
-        except InvalidInput as refused:
-            form.add_contract_errors(refused.details)
-        else:
+        if completion is not None:
             _report(request, completion, _done(token, form.chosen_values()))
             return _after_action(request, token.id)
     if request.POST.get("render") == "row":
         # A row has no room for the form: its errors come back as one message.
         messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
         return _after_action(request, token.id)
-    if not request.htmx:
-        context = _detail_context(request, token, choice_form=form)
-        return _render(request, "dashboard/detail.html", context)
-    return _detail_with(request, token, choice_form=form)
+    return _with_errors(request, token, choice_form=form)
 
 
 # Today's two choices keep their messages ("Approved: …").
@@ -101,7 +111,7 @@ def token_extend(request: HttpRequest, token_id: str) -> HttpResponse:
                 request, f"Deadline moved to {extended.timeout_at:%Y-%m-%d %H:%M:%S} UTC."
             )
             return _after_action(request, token.id)
-    return _detail_with(request, token, extend_form=form)
+    return _with_errors(request, token, extend_form=form)
 
 
 # --- Emailed approval links ---------------------------------------------------------------------
@@ -137,18 +147,8 @@ def approval_link(request: HttpRequest, signed: str) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     form = DecisionForm(token.contract, data, fixed_choice=link.choice)
     if request.method == "POST" and form.is_valid():
-        try:
-            completion = dashboard_services.token_decide(
-                token_id=token.id,
-                choice=form.choice(),
-                fields=form.fields_output(),
-                comment=form.cleaned_data["comment"],
-                reviewer=link.recipient,
-                via=CompletionVia.EMAIL,
-            )
-        except InvalidInput as refused:
-            form.add_contract_errors(refused.details)
-        else:
+        completion = _decide(form, token, reviewer=link.recipient, via=CompletionVia.EMAIL)
+        if completion is not None:
             state = "done" if completion.won else "decided"
             return _link_page(request, {**context, "state": state, "token": completion.waitpoint})
     return _link_page(request, {**context, "state": "confirm", "form": form})
