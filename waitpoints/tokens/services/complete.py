@@ -119,7 +119,7 @@ def clean_failure(error: Any, *, field: str = "error") -> dict[str, Any]:
 
 def token_fail(*, environment: Environment, token_id: str, error: Any, actor: str) -> Completion:
     """The outside system reports failure: a WAITING token ends COMPLETED with `error` as its
-    output and `outputIsError` (README, "Fail and extend"). First finish wins, as for complete."""
+    output and `outputIsError` (README, "Decisions"). First finish wins, as for complete."""
     error = clean_failure(error)
     with transaction.atomic():
         now = timezone.now()
