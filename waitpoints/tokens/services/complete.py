@@ -108,7 +108,7 @@ def clean_failure(error: Any, *, field: str = "error") -> dict[str, Any]:
             error.get("message"), field=f"{field}.message", max_length=MAX_ERROR_MESSAGE_LENGTH
         )
     }
-    if error.get("name") is not None:
+    if "name" in error:
         cleaned["name"] = clean_text(
             error["name"], field=f"{field}.name", max_length=MAX_ERROR_NAME_LENGTH
         )
