@@ -225,6 +225,9 @@ def token_decide(request: HttpRequest, token_id: str) -> HttpResponse:
         )
     except NotFound:
         raise Http404("No such token") from None
+    except InvalidInput as refused:  # e.g. a token whose options are not approve/reject
+        messages.error(request, refused.message)
+        return _after_action(request, token_id)
     _report(request, completion, "Approved" if decision == "approve" else "Rejected")
     return _after_action(request, token_id)
 
@@ -234,18 +237,23 @@ def token_decide(request: HttpRequest, token_id: str) -> HttpResponse:
 @require_POST
 def token_complete_json(request: HttpRequest, token_id: str) -> HttpResponse:
     form = forms.CompleteWithJsonForm(request.POST)
-    if not form.is_valid():
-        token = _token_or_404(token_id)
-        context = _detail_context(request, token, json_form=form)
-        return _render(request, "dashboard/detail.html", context, partial="detail", status=422)
-    try:
-        completion = dashboard_services.token_complete_with_data(
-            token_id=token_id, data=form.cleaned_data["data"], reviewer=request.user.get_username()
-        )
-    except NotFound:
-        raise Http404("No such token") from None
-    _report(request, completion, "Completed")
-    return _after_action(request, token_id)
+    if form.is_valid():
+        try:
+            completion = dashboard_services.token_complete_with_data(
+                token_id=token_id,
+                data=form.cleaned_data["data"],
+                reviewer=request.user.get_username(),
+            )
+        except NotFound:
+            raise Http404("No such token") from None
+        except InvalidInput as refused:  # the token's response contract
+            form.add_error("data", refused.message)
+        else:
+            _report(request, completion, "Completed")
+            return _after_action(request, token_id)
+    token = _token_or_404(token_id)
+    context = _detail_context(request, token, json_form=form)
+    return _render(request, "dashboard/detail.html", context, partial="detail", status=422)
 
 
 @login_required

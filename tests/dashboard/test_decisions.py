@@ -213,3 +213,20 @@ def test_bulk_offers_the_common_options_and_skips_tokens_refusing_them(reviewer_
     )
     assert stored(first).output["choice"] == stored(second).output["choice"] == "ship"
     assert_unchanged(other)
+
+
+def test_json_and_old_approve_forms_are_checked_against_the_contract(reviewer_client, make_token):
+    token = make_token(response={"options": RESPONSE["options"]})
+    response = reviewer_client.post(
+        f"/dashboard/tokens/{token.id}/complete/",
+        {"data": '{"choice": "sail"}', "render": "detail"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 422 and "data.choice" in response.content.decode()
+    response = reviewer_client.post(
+        f"/dashboard/tokens/{token.id}/decide/",
+        {"decision": "approve", "render": "row"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200 and "is not an option" in response.content.decode()
+    assert_unchanged(token)

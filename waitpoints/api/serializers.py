@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from waitpoints.errors import ErrorCode, InvalidInput
 from waitpoints.models import WaitpointStatus
-from waitpoints.presenters import TokenDetailSerializer, TokenSerializer
+from waitpoints.presenters import ResolutionSerializer, TokenDetailSerializer, TokenSerializer
 from waitpoints.tokens import public_access
 from waitpoints.tokens.callbacks import callback_url
 from waitpoints.tokens.services.create import CreatedToken
@@ -191,6 +191,8 @@ class TriggerTokenSerializer(serializers.Serializer):
     createdAt = serializers.DateTimeField()
     title = serializers.CharField(allow_blank=True)
     context = serializers.JSONField(required=False)
+    response = serializers.JSONField(required=False)
+    resolution = ResolutionSerializer(required=False)
 
 
 class TriggerTokenDetailSerializer(TriggerTokenSerializer):
@@ -201,6 +203,7 @@ class TriggerTokenDetailSerializer(TriggerTokenSerializer):
     )
     outputType = serializers.CharField(required=False)
     outputIsError = serializers.BooleanField()
+    timeoutOutput = serializers.JSONField(required=False)
 
 
 class TriggerTokenListResponse(serializers.Serializer):

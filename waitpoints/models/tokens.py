@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from django.db import models
@@ -126,7 +127,7 @@ class Waitpoint(models.Model):
             return self.status
         return WaitpointStatus.COMPLETED if self.deadline_decides else WaitpointStatus.TIMED_OUT
 
-    @property
+    @cached_property  # `response` never changes once created
     def contract(self) -> Contract:
         """What may be answered (its options: the default approve/reject when none declared)."""
         return contract_of(self.response)

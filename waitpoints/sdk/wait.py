@@ -179,10 +179,12 @@ class Wait:
         message: str = "",
         environment: str | Environment | None = None,
     ) -> list[str]:
-        """Email each address its own signed Approve/Reject links (valid until the timeout).
+        """Email each address its own signed link per option of the token (Approve and Reject
+        by default), valid until the timeout.
 
-        Opening a link only shows a confirm page; the recipient's POST completes the token
-        with `{"approved", "status", "comment", "reviewedBy": <address>}`. Everything is
+        Opening a link only shows a confirm page (with the token's form, if it has one); the
+        recipient's POST completes the token with `{"choice", "fields", "comment",
+        "reviewedBy": <address>}` (README, "Decisions"). Everything is
         validated here (InvalidInput, nothing queued); the emails are sent by a Celery task
         once the current transaction commits, and a failed send is retried there. Returns the
         addresses that will be emailed (cleaned, duplicates dropped).
