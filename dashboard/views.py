@@ -112,9 +112,11 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 
 def _detail_context(request: HttpRequest, token: Waitpoint, **forms_: Any) -> dict[str, Any]:
+    can_complete = _can_complete(request)
     return {
         "token": token,
-        "callback_url": callback_url(token),
+        # A credential that completes the token: only for people who may decide.
+        "callback_url": callback_url(token) if can_complete else None,
         "blocked_runs": [
             block.run
             for block in RunBlock.objects.filter(waitpoint=token)
@@ -122,7 +124,7 @@ def _detail_context(request: HttpRequest, token: Waitpoint, **forms_: Any) -> di
             .order_by("created_at")
         ],
         "audit_events": list(token.audit_events.all()),
-        "can_complete": _can_complete(request),
+        "can_complete": can_complete,
         "decision_form": forms_.get("decision_form") or forms.DecisionForm(),
         "json_form": forms_.get("json_form") or forms.CompleteWithJsonForm(),
     }

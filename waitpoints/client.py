@@ -56,6 +56,7 @@ class Token:
     context: Any
     output: Any = None
     output_is_error: bool = False
+    display: dict[str, str] | None = None  # how people see the context (README)
 
     @property
     def error(self) -> Any:
@@ -77,6 +78,7 @@ class Token:
             context=body.get("context"),
             output=body.get("output"),
             output_is_error=bool(body.get("outputIsError", False)),
+            display=body.get("display"),
         )
 
 
@@ -172,6 +174,7 @@ class Client:
         tags: str | list[str] | None = None,
         title: str | None = None,
         context: Any = None,
+        display: dict[str, str] | None = None,
     ) -> CreatedToken:
         body: dict[str, Any] = {}
         if timeout is not None:
@@ -186,6 +189,8 @@ class Client:
             body["title"] = title
         if context is not None:
             body["context"] = context
+        if display is not None:
+            body["display"] = display
         data = self._request("POST", "/waitpoints/tokens", json=body)
         return CreatedToken(
             id=data["id"],

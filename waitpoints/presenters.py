@@ -30,6 +30,7 @@ class TokenSerializer(serializers.Serializer):
     createdAt = serializers.DateTimeField(source="created_at")
     title = serializers.CharField(allow_blank=True)
     context = serializers.JSONField(allow_null=True)
+    display = serializers.JSONField(allow_null=True)
 
     def get_url(self, waitpoint: Waitpoint) -> str:
         return callback_url(waitpoint)

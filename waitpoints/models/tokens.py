@@ -71,6 +71,8 @@ class Waitpoint(models.Model):
     idempotency_key_active = models.BooleanField(default=True)
     title = models.CharField(max_length=200, blank=True)
     context = models.JSONField(null=True, blank=True)
+    # How to show the context: {"amount": "money:EUR", ...} (waitpoints.display.hints).
+    display = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

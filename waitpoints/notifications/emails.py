@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from waitpoints.conf import waitpoints_settings
 from waitpoints.core.validation import clean_text, has_control_characters
+from waitpoints.display.context import context_fields, context_text
 from waitpoints.errors import ErrorCode, InvalidInput, WaitpointsError
 from waitpoints.models import Waitpoint
 
@@ -185,6 +186,8 @@ def approval_email(
         "token": waitpoint,
         "message": message,
         "recipient": recipient,
+        "context_fields": context_fields(waitpoint.context, waitpoint.display),
+        "context_text": context_text(waitpoint.context, waitpoint.display),
         "approve_url": approval_url(waitpoint=waitpoint, decision="approve", recipient=recipient),
         "reject_url": approval_url(waitpoint=waitpoint, decision="reject", recipient=recipient),
     }

@@ -42,6 +42,7 @@ def token_from_waitpoint(waitpoint: Waitpoint) -> Token:
         context=waitpoint.context,
         output=waitpoint.result_output if waitpoint.is_finished else None,
         output_is_error=waitpoint.result_is_error,
+        display=waitpoint.display,
     )
 
 
@@ -62,6 +63,7 @@ class Wait:
         tags: str | list[str] | None = None,
         title: str = "",
         context: Any = None,
+        display: dict[str, str] | None = None,
         environment: str | Environment | None = None,
     ) -> CreatedToken:
         context_value = context
@@ -77,6 +79,7 @@ class Wait:
                 tags=tags,
                 title=title,
                 context=context_value,
+                display=display,
             )
             return CreatedToken(**recorded)
         created = token_create(
@@ -87,6 +90,7 @@ class Wait:
             tags=tags,
             title=title,
             context=context,
+            display=display,
         )
         return CreatedToken(
             id=created.waitpoint.id,

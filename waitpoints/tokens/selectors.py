@@ -10,8 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from django.db.models import Q, QuerySet
-from django.db.models.functions import Substr
+from django.db.models import Q, QuerySet, TextField
+from django.db.models.functions import Cast, Substr
+from django.db.models.lookups import Exact, IContains
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -19,6 +20,7 @@ from waitpoints.core import database
 from waitpoints.core.ids import WAITPOINT_ID_PREFIX, idempotency_key_hash, is_plausible_id
 from waitpoints.errors import InvalidInput, NotFound
 from waitpoints.models import Environment, Waitpoint, WaitpointKind, WaitpointStatus, WaitpointTag
+from waitpoints.tokens import sql
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
@@ -33,6 +35,8 @@ class TokenFilters:
     created_from: datetime | None = None
     created_to: datetime | None = None
     id_prefix: str | None = None  # "waitpoint_" may be left out
+    # Words of the title or context, or an id's start (the dashboard's search box).
+    search: str | None = None
 
 
 def token_get(*, environment: Environment | None, token_id: str) -> Waitpoint:
@@ -96,16 +100,51 @@ def token_list(
     if filters.created_to is not None:
         tokens = tokens.filter(created_at__lte=filters.created_to)
     if filters.id_prefix:
-        # A prefix, not a substring: LIKE 'waitpoint\_abc%' uses the id's pattern index, where
-        # '%abc%' would read every token of the environment (as git does with short hashes).
-        prefix = filters.id_prefix
-        if not prefix.startswith(WAITPOINT_ID_PREFIX):
-            prefix = WAITPOINT_ID_PREFIX + prefix
-        tokens = tokens.filter(id__startswith=prefix)
-        if not database.postgresql():
-            # SQLite's LIKE ignores ASCII case, and ids are case-sensitive: compare exactly.
-            tokens = tokens.alias(id_start=Substr("id", 1, len(prefix))).filter(id_start=prefix)
+        tokens = tokens.filter(_id_prefix_q(filters.id_prefix))
+    if filters.search:
+        tokens = tokens.filter(search_q(filters.search))
     return tokens.prefetch_related("tags")
+
+
+SEARCH_WORD = re.compile(r"\w+")
+MAX_SEARCH_WORDS = 8
+
+
+def search_q(text: str) -> Q:
+    """Tokens whose title or context has every word of `text` (a word may be a start: "refu"
+    finds "refund"), or whose id starts with `text`. Fast path: the full-text index
+    (`sql.search_matches`); portable twin: a case-insensitive substring of the title or of the
+    context's JSON text per word, which finds at least what the index finds."""
+    text = text.strip()
+    if text.startswith(WAITPOINT_ID_PREFIX):
+        return _id_prefix_q(text)
+    words = SEARCH_WORD.findall(text)[:MAX_SEARCH_WORDS]
+    if not words:
+        return Q(pk__in=[])
+    if database.postgresql():
+        matches = Q(sql.search_matches(words))
+    else:
+        context_text = Cast("context", TextField())
+        matches = Q()
+        for word in words:
+            matches &= Q(title__icontains=word) | Q(IContains(context_text, word))
+    if is_plausible_id(text) and len(text) >= MIN_ID_SEARCH_LENGTH:
+        matches |= _id_prefix_q(text)
+    return matches
+
+
+# An id's start shorter than this matches thousands of ids by chance: it is searched as words.
+MIN_ID_SEARCH_LENGTH = 6
+
+
+def _id_prefix_q(text: str) -> Q:
+    """A prefix, not a substring: LIKE 'waitpoint\\_abc%' uses the id's pattern index, where
+    '%abc%' would read every token of the environment (as git does with short hashes)."""
+    prefix = text if text.startswith(WAITPOINT_ID_PREFIX) else WAITPOINT_ID_PREFIX + text
+    if database.postgresql():
+        return Q(id__startswith=prefix)
+    # SQLite's LIKE ignores ASCII case, and ids are case-sensitive: compare exactly.
+    return Q(id__startswith=prefix) & Q(Exact(Substr("id", 1, len(prefix)), prefix))
 
 
 # --- Keyset pagination --------------------------------------------------------------------------

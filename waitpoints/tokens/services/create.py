@@ -20,6 +20,7 @@ from waitpoints.core.validation import (
     clean_tags,
     clean_text,
 )
+from waitpoints.display.hints import clean_display
 from waitpoints.errors import InvalidInput
 from waitpoints.models import Environment, Waitpoint, WaitpointKind, WaitpointTag
 from waitpoints.notifications.delivery import queue_approval_emails
@@ -46,12 +47,14 @@ def token_create(
     tags: str | list[str] | None = None,
     title: str = "",
     context: Any = None,
+    display: dict[str, str] | None = None,
     notify: list[str] | str | None = None,
     notify_sent_by: str = "",
     now: datetime | None = None,
 ) -> CreatedToken:
     """Create a MANUAL waitpoint, or return the live one holding `idempotency_key`.
 
+    `display`: how to show the context's keys ({"amount": "money:EUR"}, `display.hints`).
     `notify`: addresses that each get an approval email with their own links, validated with
     the other fields and sent by a Celery task after commit (an idempotent replay sends none).
     """
@@ -63,6 +66,7 @@ def token_create(
         tags=tags,
         title=title,
         context=context,
+        display=display,
         notify=notify,
         now=now,
     )
@@ -123,6 +127,7 @@ def _clean_create_fields(
     tags: Any,
     title: str,
     context: Any,
+    display: Any,
     notify: Any,
     now: datetime,
 ) -> dict[str, Any]:
@@ -164,6 +169,7 @@ def _clean_create_fields(
         )
     )
     fields["context"] = check(lambda: clean_json(context, field="context"))
+    fields["display"] = check(lambda: clean_display(display, field="display"))
     # The emails' default subject is built from the title at send time and always fits.
     fields["notify"] = (
         check(lambda: clean_approval_request(to=notify, field="notify"))
@@ -186,6 +192,7 @@ def _insert_token(environment: Environment, fields: dict[str, Any], now: datetim
         idempotency_key_expires_at=fields["idempotency_key_expires_at"],
         title=fields["title"] or "",
         context=fields["context"],
+        display=fields["display"],
         created_at=now,
     )
     if database.postgresql():
