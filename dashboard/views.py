@@ -78,10 +78,13 @@ def _inbox_context(request: HttpRequest, params: QueryDict) -> dict[str, Any]:
             size=form.page_size,
             after=params.get("after") or None,
             before=params.get("before") or None,
+            environments=form.selected_environments(),
         )
     except InvalidInput:
         cursor_error = "That page link is no longer valid; showing the newest tokens."
-        page = selectors.paginate(tokens, size=form.page_size)
+        page = selectors.paginate(
+            tokens, size=form.page_size, environments=form.selected_environments()
+        )
     filter_params = params.copy()
     for name in ("ids", "after", "before"):
         filter_params.pop(name, None)

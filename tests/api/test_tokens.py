@@ -24,6 +24,7 @@ TOKEN_FIELDS = {
     "createdAt",
     "title",
     "context",
+    "display",
 }
 
 pytestmark = pytest.mark.django_db

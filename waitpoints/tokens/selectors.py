@@ -102,7 +102,7 @@ def token_list(
     if filters.id_prefix:
         tokens = tokens.filter(_id_prefix_q(filters.id_prefix))
     if filters.search:
-        tokens = tokens.filter(search_q(filters.search))
+        tokens = tokens.filter(search_q(filters.search, environment_ids=environment_ids))
     return tokens.prefetch_related("tags")
 
 
@@ -110,11 +110,21 @@ SEARCH_WORD = re.compile(r"\w+")
 MAX_SEARCH_WORDS = 8
 
 
-def search_q(text: str) -> Q:
-    """Tokens whose title or context has every word of `text` (a word may be a start: "refu"
-    finds "refund"), or whose id starts with `text`. Fast path: the full-text index
-    (`sql.search_matches`); portable twin: a case-insensitive substring of the title or of the
-    context's JSON text per word, which finds at least what the index finds."""
+# At most this many matches of a search are listed by id (see `search_q`).
+RARE_MATCHES = 1000
+
+
+def search_q(text: str, *, environment_ids: list[int]) -> Q:
+    """Tokens whose title or context has every word of `text` (whole words, any case), or whose
+    id starts with `text`. Fast path: the full-text index (`sql.search_matches`); portable twin:
+    a case-insensitive substring of the title or of the context's JSON text per word, which
+    finds at least what the index finds.
+
+    On PostgreSQL one query first asks the index for up to RARE_MATCHES + 1 matches. A rare
+    word's matches are then listed by id; a common one stays a condition, which the newest-first
+    index scans meet within a few rows. Left to itself, PostgreSQL overestimates a rare word (or
+    one in no token) and walks every row of each environment in created_at order looking for
+    matches: 2 s for a word in one token of 2,000, 9 s for one in none (docs/benchmarks.md)."""
     text = text.strip()
     if text.startswith(WAITPOINT_ID_PREFIX):
         return _id_prefix_q(text)
@@ -123,6 +133,15 @@ def search_q(text: str) -> Q:
         return Q(pk__in=[])
     if database.postgresql():
         matches = Q(sql.search_matches(words))
+        found = list(
+            Waitpoint.objects.filter(
+                matches, environment_id__in=environment_ids, kind=WaitpointKind.MANUAL
+            )
+            .order_by()  # any matches: unordered, the scan stops at the limit
+            .values_list("id", flat=True)[: RARE_MATCHES + 1]
+        )
+        if len(found) <= RARE_MATCHES:
+            matches = Q(id__in=found)
     else:
         context_text = Cast("context", TextField())
         matches = Q()
@@ -200,12 +219,17 @@ def paginate(
     size: int = DEFAULT_PAGE_SIZE,
     after: str | None = None,
     before: str | None = None,
+    environments: Iterable[Environment] = (),
 ) -> Page:
-    """Newest first, by (created_at, id): stable under concurrent inserts, no OFFSET scans."""
+    """Newest first, by (created_at, id): stable under concurrent inserts, no OFFSET scans.
+
+    `environments`: the ones `tokens` spans, when several (the dashboard's inbox), so that each
+    one's rows are read in order from its own index (`first_rows`)."""
+    environment_ids = [environment.pk for environment in environments]
     if after is not None:
         created_at, waitpoint_id = decode_cursor(after, field="page[after]")
         older = Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=waitpoint_id)
-        rows = list(tokens.filter(older).order_by("-created_at", "-id")[: size + 1])
+        rows = first_rows(tokens.filter(older), NEWEST_FIRST, size + 1, environment_ids)
         items = rows[:size]
         return Page(
             items=items,
@@ -215,17 +239,38 @@ def paginate(
     if before is not None:
         created_at, waitpoint_id = decode_cursor(before, field="page[before]")
         newer = Q(created_at__gt=created_at) | Q(created_at=created_at, id__gt=waitpoint_id)
-        rows = list(tokens.filter(newer).order_by("created_at", "id")[: size + 1])
+        rows = first_rows(tokens.filter(newer), OLDEST_FIRST, size + 1, environment_ids)
         items = list(reversed(rows[:size]))
         return Page(
             items=items,
             next_cursor=encode_cursor(items[-1]) if items else None,
             previous_cursor=encode_cursor(items[0]) if len(rows) > size else None,
         )
-    rows = list(tokens.order_by("-created_at", "-id")[: size + 1])
+    rows = first_rows(tokens, NEWEST_FIRST, size + 1, environment_ids)
     items = rows[:size]
     return Page(
         items=items,
         next_cursor=encode_cursor(items[-1]) if len(rows) > size else None,
         previous_cursor=None,
     )
+
+
+NEWEST_FIRST = ("-created_at", "-id")
+OLDEST_FIRST = ("created_at", "id")
+
+
+def first_rows(
+    tokens: QuerySet[Waitpoint], order: tuple[str, str], limit: int, environment_ids: list[int]
+) -> list[Waitpoint]:
+    """The first `limit` tokens in `order`, in one statement.
+
+    Over several environments PostgreSQL cannot read `environment_id IN (…)` from the
+    (environment, …, created_at) indexes in created_at order: it read every match and sorted
+    them (0.45 s for the default inbox at 1M tokens, docs/benchmarks.md "Inbox"). So each
+    environment's first `limit` ids come from its own index scan and the page is the first
+    `limit` of their union (7 ms). Elsewhere, and for one environment, the plain query."""
+    ordered = tokens.order_by(*order)
+    if len(environment_ids) < 2 or not database.postgresql():
+        return list(ordered[:limit])
+    firsts = [ordered.filter(environment_id=pk).values("id")[:limit] for pk in environment_ids]
+    return list(ordered.filter(id__in=firsts[0].union(*firsts[1:], all=True))[:limit])
