@@ -65,9 +65,10 @@ def main() -> None:
                 started = time.perf_counter()
                 conn.execute(f"CREATE INDEX search_scratch_idx ON search_scratch {using}")
                 build = time.perf_counter() - started
-                size = conn.execute(
-                    "SELECT pg_relation_size('search_scratch_idx')"
-                ).fetchone()[0] / 1e6
+                size = (
+                    conn.execute("SELECT pg_relation_size('search_scratch_idx')").fetchone()[0]
+                    / 1e6
+                )
                 conn.execute("VACUUM ANALYZE search_scratch")
                 searches = ", ".join(
                     f"{label} {search_ms(conn, SEARCHES[name], word, name, args.repeat):.1f}"
