@@ -68,23 +68,18 @@ def _inbox_context(request: HttpRequest, params: QueryDict) -> dict[str, Any]:
     environments = list(Environment.objects.order_by("slug"))
     form = forms.InboxFilterForm(params, environments=environments)
     form.is_valid()  # invalid fields are shown and left out of the filters
-    tokens = selectors.token_list(
-        environments=form.selected_environments(), filters=form.token_filters()
-    ).select_related("environment")
+    listing = {"environments": form.selected_environments(), "filters": form.token_filters()}
     cursor_error = None
     try:
-        page = selectors.paginate(
-            tokens,
+        page = selectors.token_page(
+            **listing,
             size=form.page_size,
             after=params.get("after") or None,
             before=params.get("before") or None,
-            environments=form.selected_environments(),
         )
     except InvalidInput:
         cursor_error = "That page link is no longer valid; showing the newest tokens."
-        page = selectors.paginate(
-            tokens, size=form.page_size, environments=form.selected_environments()
-        )
+        page = selectors.token_page(**listing, size=form.page_size)
     filter_params = params.copy()
     for name in ("ids", "after", "before"):
         filter_params.pop(name, None)

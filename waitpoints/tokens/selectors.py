@@ -71,7 +71,37 @@ def token_list(
 ) -> QuerySet[Waitpoint]:
     if isinstance(environments, Environment):
         environments = [environments]
+    return _filtered(environments, filters)[0]
+
+
+def token_page(
+    *,
+    environments: Iterable[Environment],
+    filters: TokenFilters,
+    size: int = DEFAULT_PAGE_SIZE,
+    after: str | None = None,
+    before: str | None = None,
+) -> Page:
+    """One page of `token_list` over several environments (the dashboard's inbox): when no
+    selective filter narrows the list, each environment's rows are read from its own index
+    (`first_rows`); a selective one (tags, a key, an id, a rare word) is faster as one query."""
+    environments = list(environments)
+    tokens, selective = _filtered(environments, filters)
+    merged = () if selective else environments
+    return paginate(tokens, size=size, after=after, before=before, environments=merged)
+
+
+def _filtered(
+    environments: list[Environment], filters: TokenFilters
+) -> tuple[QuerySet[Waitpoint], bool]:
+    """The filtered tokens, and whether a filter other than status and dates narrows them."""
     environment_ids = [environment.pk for environment in environments]
+    selective = bool(
+        filters.idempotency_key is not None
+        or filters.any_tags
+        or filters.all_tags
+        or filters.id_prefix
+    )
     # select_related: every item renders its callback URL from its environment's secret.
     tokens = Waitpoint.objects.filter(
         environment_id__in=environment_ids, kind=WaitpointKind.MANUAL
@@ -102,8 +132,10 @@ def token_list(
     if filters.id_prefix:
         tokens = tokens.filter(_id_prefix_q(filters.id_prefix))
     if filters.search:
-        tokens = tokens.filter(search_q(filters.search, environment_ids=environment_ids))
-    return tokens.prefetch_related("tags")
+        condition, common = search_q(filters.search, environment_ids=environment_ids)
+        tokens = tokens.filter(condition)
+        selective = selective or not common
+    return tokens.prefetch_related("tags"), selective
 
 
 SEARCH_WORD = re.compile(r"\w+")
@@ -114,7 +146,7 @@ MAX_SEARCH_WORDS = 8
 RARE_MATCHES = 1000
 
 
-def search_q(text: str, *, environment_ids: list[int]) -> Q:
+def search_q(text: str, *, environment_ids: list[int]) -> tuple[Q, bool]:
     """Tokens whose title or context has every word of `text` (whole words, any case), or whose
     id starts with `text`. Fast path: the full-text index (`sql.search_matches`); portable twin:
     a case-insensitive substring of the title or of the context's JSON text per word, which
@@ -124,13 +156,16 @@ def search_q(text: str, *, environment_ids: list[int]) -> Q:
     word's matches are then listed by id; a common one stays a condition, which the newest-first
     index scans meet within a few rows. Left to itself, PostgreSQL overestimates a rare word (or
     one in no token) and walks every row of each environment in created_at order looking for
-    matches: 2 s for a word in one token of 2,000, 9 s for one in none (docs/benchmarks.md)."""
+    matches: 2 s for a word in one token of 2,000, 9 s for one in none (docs/benchmarks.md).
+
+    Returns the condition, and whether it is common (then not listed by id)."""
     text = text.strip()
     if text.startswith(WAITPOINT_ID_PREFIX):
-        return _id_prefix_q(text)
+        return _id_prefix_q(text), False
     words = SEARCH_WORD.findall(text)[:MAX_SEARCH_WORDS]
     if not words:
-        return Q(pk__in=[])
+        return Q(pk__in=[]), False
+    common = False
     if database.postgresql():
         matches = Q(sql.search_matches(words))
         found = list(
@@ -140,7 +175,8 @@ def search_q(text: str, *, environment_ids: list[int]) -> Q:
             .order_by()  # any matches: unordered, the scan stops at the limit
             .values_list("id", flat=True)[: RARE_MATCHES + 1]
         )
-        if len(found) <= RARE_MATCHES:
+        common = len(found) > RARE_MATCHES
+        if not common:
             matches = Q(id__in=found)
     else:
         context_text = Cast("context", TextField())
@@ -149,7 +185,7 @@ def search_q(text: str, *, environment_ids: list[int]) -> Q:
             matches &= Q(title__icontains=word) | Q(IContains(context_text, word))
     if is_plausible_id(text) and len(text) >= MIN_ID_SEARCH_LENGTH:
         matches |= _id_prefix_q(text)
-    return matches
+    return matches, common
 
 
 # An id's start shorter than this matches thousands of ids by chance: it is searched as words.
