@@ -94,35 +94,23 @@ def main() -> None:
             connections=args.connections,
             env=warm,
         )
-        create = wrk(
-            f"{base}/api/v1/waitpoints/tokens",
-            POST_JSON,
-            seconds=args.seconds,
-            connections=args.connections,
-            env=warm,
-        )
-        # What the inbox search's full-text index costs a create: a token with a title and a
-        # context, then both bodies again once the index is dropped (docs/benchmarks.md).
-        rich = {"BODY": json.dumps(RICH_TOKEN), "KEY": key}
-        create_rich = wrk(
-            f"{base}/api/v1/waitpoints/tokens",
-            POST_JSON,
-            seconds=args.seconds,
-            connections=args.connections,
-            env=rich,
-        )
-        with psycopg.connect(db_url, autocommit=True) as conn:
-            conn.execute("DROP INDEX waitpoint_search_idx")
-        create_unindexed, create_rich_unindexed = (
-            wrk(
+
+        def create_rps(body: dict[str, str]) -> float:
+            return wrk(
                 f"{base}/api/v1/waitpoints/tokens",
                 POST_JSON,
                 seconds=args.seconds,
                 connections=args.connections,
                 env=body,
             )
-            for body in (warm, rich)
-        )
+
+        # What the inbox search's full-text index costs a create: a token with a title and a
+        # context, then both bodies again once the index is dropped (docs/benchmarks.md).
+        rich = {"BODY": json.dumps(RICH_TOKEN), "KEY": key}
+        create, create_rich = create_rps(warm), create_rps(rich)
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute("DROP INDEX waitpoint_search_idx")
+        create_unindexed, create_rich_unindexed = create_rps(warm), create_rps(rich)
 
         # Complete: each request completes a different WAITING token (enough for the whole run).
         with psycopg.connect(db_url) as conn:
