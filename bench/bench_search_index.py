@@ -39,6 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--single-inserts", type=int, default=5000)
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/wp_bench")
     with psycopg.connect(url, autocommit=True) as conn:
@@ -76,6 +77,41 @@ def main() -> None:
                 )
             print(f"{name:28} {inserted:9.2f} {build:8.2f} {size:8.1f}  {searches}")
         conn.execute("DROP TABLE IF EXISTS search_scratch")
+        one_by_one(conn, args.single_inserts)
+
+
+def one_by_one(conn, count: int) -> None:
+    """Tokens inserted one per statement and transaction, as the API creates them, into a
+    table with each index in turn; three interleaved rounds, the median per index."""
+    from psycopg.types.json import Jsonb
+
+    source = [
+        [Jsonb(value) if isinstance(value, dict | list) else value for value in row]
+        for row in conn.execute(
+            "SELECT * FROM waitpoints_waitpoint ORDER BY created_at DESC LIMIT %s", [count]
+        )
+    ]
+    columns = len(source[0])
+    insert = f"INSERT INTO search_scratch VALUES ({', '.join(['%s'] * columns)})"
+    timings: dict[str, list[float]] = {name: [] for name in INDEXES}
+    for _ in range(3):
+        for name, using in INDEXES.items():
+            conn.execute("DROP TABLE IF EXISTS search_scratch")
+            conn.execute(
+                "CREATE TABLE search_scratch AS SELECT * FROM waitpoints_waitpoint LIMIT 0"
+            )
+            if using:
+                conn.execute(f"CREATE INDEX search_scratch_idx ON search_scratch {using}")
+            started = time.perf_counter()
+            for row in source:
+                conn.execute(insert, row)
+            timings[name].append((time.perf_counter() - started) / count * 1e6)
+    conn.execute("DROP TABLE IF EXISTS search_scratch")
+    base = statistics.median(timings["none"])
+    print(f"\n{count} tokens, one INSERT each (autocommit), median of 3 interleaved rounds")
+    for name, samples in timings.items():
+        per_row = statistics.median(samples)
+        print(f"{name:28} {per_row:7.1f} µs per token ({per_row / base:.2f}× no index)")
 
 
 def search_ms(conn, condition: str, word: str, name: str, repeat: int) -> float:
