@@ -302,7 +302,7 @@ def first_rows(
 
     Over several environments PostgreSQL cannot read `environment_id IN (…)` from the
     (environment, …, created_at) indexes in created_at order: it read every match and sorted
-    them (0.45 s for the default inbox at 1M tokens, docs/benchmarks.md "Inbox"). So each
+    them (0.45 s for the default inbox at 1M tokens, docs/benchmarks.md "Inbox at 1M tokens"). So each
     environment's first `limit` ids come from its own index scan and the page is the first
     `limit` of their union (7 ms). Elsewhere, and for one environment, the plain query."""
     ordered = tokens.order_by(*order)

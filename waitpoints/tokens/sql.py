@@ -172,7 +172,7 @@ SEARCH_DOCUMENT = (
 def search_matches(words: list[str]) -> RawSQL:
     """A condition: the token's title or context has every word (whole words: a prefix query,
     `refu:*`, gets no estimate from the index's statistics, and the planner then chose plans 20
-    times slower, docs/benchmarks.md "Inbox search"). Words are `\\w+` runs: no quoting needed.
+    times slower, docs/benchmarks.md "Inbox at 1M tokens"). Words are `\\w+` runs: no quoting needed.
 
     Portable twin: a case-insensitive substring per word (`selectors.search_q`)."""
     terms = [f"'{word.lower()}'" for word in words]
