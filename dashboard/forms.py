@@ -52,9 +52,11 @@ class InboxFilterForm(forms.Form):
     key = forms.CharField(required=False, label="Idempotency key", max_length=2048)
     q = forms.CharField(
         required=False,
-        label="Token id",
-        max_length=64,
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "waitpoint_… (its start)"}),
+        label="Search",
+        max_length=200,
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Words of the title or context, or an id"}
+        ),
     )
     env = forms.ChoiceField(required=False, label="Environment")
     size = forms.TypedChoiceField(
@@ -96,7 +98,7 @@ class InboxFilterForm(forms.Form):
             statuses=data.get("status") or [],
             all_tags=data.get("tags") or [],
             idempotency_key=data.get("key") or None,
-            id_prefix=(data.get("q") or "").strip() or None,
+            search=(data.get("q") or "").strip() or None,
         )
         if data.get("period"):
             filters.created_from = timezone.now() - PERIODS[data["period"]]

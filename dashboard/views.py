@@ -68,20 +68,18 @@ def _inbox_context(request: HttpRequest, params: QueryDict) -> dict[str, Any]:
     environments = list(Environment.objects.order_by("slug"))
     form = forms.InboxFilterForm(params, environments=environments)
     form.is_valid()  # invalid fields are shown and left out of the filters
-    tokens = selectors.token_list(
-        environments=form.selected_environments(), filters=form.token_filters()
-    ).select_related("environment")
+    listing = {"environments": form.selected_environments(), "filters": form.token_filters()}
     cursor_error = None
     try:
-        page = selectors.paginate(
-            tokens,
+        page = selectors.token_page(
+            **listing,
             size=form.page_size,
             after=params.get("after") or None,
             before=params.get("before") or None,
         )
     except InvalidInput:
         cursor_error = "That page link is no longer valid; showing the newest tokens."
-        page = selectors.paginate(tokens, size=form.page_size)
+        page = selectors.token_page(**listing, size=form.page_size)
     filter_params = params.copy()
     for name in ("ids", "after", "before"):
         filter_params.pop(name, None)
@@ -113,9 +111,11 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 
 def _detail_context(request: HttpRequest, token: Waitpoint, **forms_: Any) -> dict[str, Any]:
+    can_complete = _can_complete(request)
     return {
         "token": token,
-        "callback_url": callback_url(token),
+        # A credential that completes the token: only for people who may decide.
+        "callback_url": callback_url(token) if can_complete else None,
         "blocked_runs": [
             block.run
             for block in RunBlock.objects.filter(waitpoint=token)
@@ -123,7 +123,7 @@ def _detail_context(request: HttpRequest, token: Waitpoint, **forms_: Any) -> di
             .order_by("created_at")
         ],
         "audit_events": list(token.audit_events.all()),
-        "can_complete": _can_complete(request),
+        "can_complete": can_complete,
         "decision_form": forms_.get("decision_form") or forms.DecisionForm(),
         "choice_form": forms_.get("choice_form") or DecisionForm(token.contract),
         "extend_form": forms_.get("extend_form") or ExtendDeadlineForm(),

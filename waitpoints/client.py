@@ -59,6 +59,7 @@ class Token:
     output_is_error: bool = False
     response: Any = None  # the response contract (README, "Decisions")
     resolution: dict[str, Any] | None = None  # {"via", "by"} once finished
+    display: dict[str, str] | None = None  # how people see the context (README)
 
     @property
     def error(self) -> Any:
@@ -82,6 +83,7 @@ class Token:
             output_is_error=bool(body.get("outputIsError", False)),
             response=body.get("response"),
             resolution=body.get("resolution"),
+            display=body.get("display"),
         )
 
 
@@ -179,6 +181,7 @@ class Client:
         context: Any = None,
         response: dict[str, Any] | None = None,
         timeout_output: Any = NOT_GIVEN,
+        display: dict[str, str] | None = None,
     ) -> CreatedToken:
         body: dict[str, Any] = {}
         if timeout is not None:
@@ -197,6 +200,8 @@ class Client:
             body["response"] = response
         if timeout_output is not NOT_GIVEN:
             body["timeoutOutput"] = timeout_output
+        if display is not None:
+            body["display"] = display
         data = self._request("POST", "/waitpoints/tokens", json=body)
         return CreatedToken(
             id=data["id"],

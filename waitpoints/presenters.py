@@ -50,6 +50,7 @@ class TokenSerializer(serializers.Serializer):
     resolution = ResolutionSerializer(
         allow_null=True, help_text="How a finished token ended (null while it waits)"
     )
+    display = serializers.JSONField(allow_null=True)
 
     def get_url(self, waitpoint: Waitpoint) -> str:
         return callback_url(waitpoint)

@@ -26,6 +26,7 @@ TOKEN_FIELDS = {
     "context",
     "response",
     "resolution",
+    "display",
 }
 
 pytestmark = pytest.mark.django_db

@@ -79,6 +79,13 @@ class CreateTokenRequest(serializers.Serializer):
     tags = serializers.JSONField(required=False, allow_null=True, help_text="A tag or a list")
     title = StrictCharField(required=False, allow_blank=True, trim_whitespace=False)
     context = serializers.JSONField(required=False, allow_null=True)
+    display = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text="Extension: how people see the context, by key (dotted for nested ones): "
+        '{"amount": "money:EUR", "body": "markdown", "url": "link"}; formats: text, markdown, '
+        "link, date, datetime, number, money:<currency>, json, hidden",
+    )
     notify = serializers.ListField(
         child=serializers.EmailField(),
         required=False,

@@ -102,6 +102,7 @@ class TokenListCreateView(APIView):
             tags=fields.get("tags"),
             title=fields.get("title", ""),
             context=fields.get("context"),
+            display=fields.get("display"),
             # An empty list asks for no email, as leaving it out does.
             notify=fields.get("notify") or None,
             notify_sent_by=request.user.actor,

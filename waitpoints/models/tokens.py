@@ -79,6 +79,8 @@ class Waitpoint(models.Model):
     # `{"value": <output>}` when the deadline completes the token instead of timing it out
     # (wrapped: a JSON null output is still an output); docs/architecture.md, "Deadlines".
     timeout_output = models.JSONField(null=True, blank=True)
+    # How to show the context: {"amount": "money:EUR", ...} (waitpoints.display.hints).
+    display = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from waitpoints.conf import waitpoints_settings
 from waitpoints.core.validation import clean_text, has_control_characters
+from waitpoints.display.context import context_fields, context_text
 from waitpoints.errors import ErrorCode, InvalidInput, WaitpointsError
 from waitpoints.models import Waitpoint
 
@@ -193,6 +194,8 @@ def approval_email(
             (option, approval_url(waitpoint=waitpoint, choice=option.value, recipient=recipient))
             for option in contract.options
         ],
+        "context_fields": context_fields(waitpoint.context, waitpoint.display),
+        "context_text": context_text(waitpoint.context, waitpoint.display),
     }
     email = EmailMultiAlternatives(
         subject=subject or default_subject(waitpoint),

@@ -46,6 +46,7 @@ def token_from_waitpoint(waitpoint: Waitpoint) -> Token:
         output_is_error=waitpoint.result_is_error,
         response=waitpoint.declared_response,
         resolution=waitpoint.resolution,
+        display=waitpoint.display,
     )
 
 
@@ -68,6 +69,7 @@ class Wait:
         context: Any = None,
         response: dict[str, Any] | None = None,
         timeout_output: Any = NOT_GIVEN,
+        display: dict[str, str] | None = None,
         environment: str | Environment | None = None,
     ) -> CreatedToken:
         """Create a token. `response`: what may be answered (options, multiple, a JSON Schema
@@ -90,6 +92,7 @@ class Wait:
                 title=title,
                 context=context_value,
                 **decision_fields,
+                display=display,
             )
             return CreatedToken(**recorded)
         created = token_create(
@@ -101,6 +104,7 @@ class Wait:
             title=title,
             context=context,
             **decision_fields,
+            display=display,
         )
         return CreatedToken(
             id=created.waitpoint.id,

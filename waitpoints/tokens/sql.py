@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 
 from waitpoints.models import AuditEvent, Waitpoint, WaitpointTag, WebhookEvent
 from waitpoints.webhooks import sql as webhooks_sql
@@ -158,3 +160,29 @@ def finish_due_batch(*, now: datetime, limit: int) -> tuple[list[str], list[str]
         cursor.execute(_FINISH_DUE_BATCH_SQL, params)
         finished, deliveries = cursor.fetchone()
         return finished, deliveries
+
+
+# --- Search -------------------------------------------------------------------------------------
+
+# The document the full-text index `waitpoint_search_idx` holds (migration 0007, which must spell
+# it identically, or the planner will not use the index): the title's words and the context's
+# string and number values, with the "simple" configuration (no stemming: names, order numbers
+# and any language match as typed, lower-cased).
+SEARCH_DOCUMENT = (
+    "(to_tsvector('simple'::regconfig, title::text) || jsonb_to_tsvector('simple'::regconfig, "
+    "COALESCE(context, '{}'::jsonb), '[\"string\", \"numeric\"]'::jsonb))"
+)
+
+
+def search_matches(words: list[str]) -> RawSQL:
+    """A condition: the token's title or context has every word (whole words: a prefix query,
+    `refu:*`, gets no estimate from the index's statistics, and the planner then chose plans 20
+    times slower, docs/benchmarks.md "Inbox at 1M tokens"). Words are `\\w+` runs: no quoting needed.
+
+    Portable twin: a case-insensitive substring per word (`selectors.search_q`)."""
+    terms = [f"'{word.lower()}'" for word in words]
+    return RawSQL(
+        f"{SEARCH_DOCUMENT} @@ to_tsquery('simple'::regconfig, %s)",
+        [" & ".join(terms)],
+        output_field=BooleanField(),
+    )

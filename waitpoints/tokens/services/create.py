@@ -21,6 +21,7 @@ from waitpoints.core.validation import (
     clean_text,
 )
 from waitpoints.decisions.contract import NOT_GIVEN, clean_response, clean_timeout_output
+from waitpoints.display.hints import clean_display
 from waitpoints.errors import InvalidInput
 from waitpoints.models import Environment, Waitpoint, WaitpointKind, WaitpointTag
 from waitpoints.notifications.delivery import queue_approval_emails
@@ -47,6 +48,7 @@ def token_create(
     tags: str | list[str] | None = None,
     title: str = "",
     context: Any = None,
+    display: dict[str, str] | None = None,
     notify: list[str] | str | None = None,
     notify_sent_by: str = "",
     response: Any = None,
@@ -59,6 +61,7 @@ def token_create(
     `timeout_output`: the output the deadline completes the token with (docs/architecture.md,
     "Decisions").
 
+    `display`: how to show the context's keys ({"amount": "money:EUR"}, `display.hints`).
     `notify`: addresses that each get an approval email with their own links, validated with
     the other fields and sent by a Celery task after commit (an idempotent replay sends none).
     """
@@ -70,6 +73,7 @@ def token_create(
         tags=tags,
         title=title,
         context=context,
+        display=display,
         notify=notify,
         response=response,
         timeout_output=timeout_output,
@@ -132,6 +136,7 @@ def _clean_create_fields(
     tags: Any,
     title: str,
     context: Any,
+    display: Any,
     notify: Any,
     response: Any,
     timeout_output: Any,
@@ -175,6 +180,7 @@ def _clean_create_fields(
         )
     )
     fields["context"] = check(lambda: clean_json(context, field="context"))
+    fields["display"] = check(lambda: clean_display(display, field="display"))
     # The emails' default subject is built from the title at send time and always fits.
     fields["notify"] = (
         check(lambda: clean_approval_request(to=notify, field="notify"))
@@ -209,6 +215,7 @@ def _insert_token(environment: Environment, fields: dict[str, Any], now: datetim
         context=fields["context"],
         response=fields["response"],
         timeout_output=fields["timeout_output"],
+        display=fields["display"],
         created_at=now,
     )
     if database.postgresql():
