@@ -93,7 +93,6 @@ class TokenListCreateView(APIView):
     )
     def post(self, request):
         fields = serializers.validated_body(request, serializers.CreateTokenRequest)
-        charge_notify_emails(request, len(fields.get("notify") or []))
         created = token_create(
             environment=request.user.environment,
             timeout=fields.get("timeout"),
@@ -106,6 +105,7 @@ class TokenListCreateView(APIView):
             # An empty list asks for no email, as leaving it out does.
             notify=fields.get("notify") or None,
             notify_sent_by=request.user.actor,
+            charge_notify=lambda count: charge_notify_emails(request, count),
             response=fields.get("response"),
             timeout_output=fields.get("timeoutOutput", NOT_GIVEN),
         )

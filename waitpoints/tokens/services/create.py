@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -51,6 +52,7 @@ def token_create(
     display: dict[str, str] | None = None,
     notify: list[str] | str | None = None,
     notify_sent_by: str = "",
+    charge_notify: Callable[[int], None] | None = None,
     response: Any = None,
     timeout_output: Any = NOT_GIVEN,
     now: datetime | None = None,
@@ -64,6 +66,9 @@ def token_create(
     `display`: how to show the context's keys ({"amount": "money:EUR"}, `display.hints`).
     `notify`: addresses that each get an approval email with their own links, validated with
     the other fields and sent by a Celery task after commit (an idempotent replay sends none).
+    `charge_notify(count)` counts those emails against a quota once the create is valid and
+    about to insert a new token (never for a refused create or an idempotent replay); it
+    refuses by raising, and then nothing is created.
     """
     now = now or timezone.now()
     fields = _clean_create_fields(
@@ -80,17 +85,23 @@ def token_create(
         now=now,
     )
     check_waiting_cap(environment)
+
+    def insert() -> Waitpoint:
+        if charge_notify is not None and fields["notify"]:
+            charge_notify(len(fields["notify"].recipients))
+        return _insert_token(environment, fields, now)
+
     if fields["idempotency_key"] is None:
-        created = CreatedToken(_insert_token(environment, fields, now), is_cached=False)
+        created = CreatedToken(insert(), is_cached=False)
     else:
-        created = _create_with_key(environment, fields, now)
+        created = _create_with_key(environment, fields, now, insert)
     if fields["notify"] is not None and not created.is_cached:
         queue_approval_emails(created.waitpoint.id, fields["notify"], sent_by=notify_sent_by)
     return created
 
 
 def _create_with_key(
-    environment: Environment, fields: dict[str, Any], now: datetime
+    environment: Environment, fields: dict[str, Any], now: datetime, insert: Callable[[], Waitpoint]
 ) -> CreatedToken:
     with transaction.atomic():
         key = fields["idempotency_key"]
@@ -106,7 +117,7 @@ def _create_with_key(
             return CreatedToken(existing, is_cached=True)
         try:
             with transaction.atomic():
-                return CreatedToken(_insert_token(environment, fields, now), is_cached=False)
+                return CreatedToken(insert(), is_cached=False)
         except IntegrityError:
             # A concurrent create with the same key committed first: its token is the answer.
             existing = _live_token_with_key(environment, key)
