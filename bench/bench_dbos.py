@@ -14,9 +14,9 @@ import time
 
 import psycopg
 
-from bench.common import ADMIN_URL, database_url, percentile
+from bench.common import ADMIN_URL, bench_database, database_url, percentile
 
-DATABASE = "waitpoints_bench_dbos"
+DATABASE = bench_database("dbos")
 
 
 def main() -> None:

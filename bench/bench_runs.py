@@ -59,7 +59,7 @@ def start_worker(pool: str, concurrency: int, log_path: Path) -> subprocess.Pope
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO_ROOT),
-        "WAITPOINTS_TASK_MODULES": "bench.bench_tasks",
+        "WAITPOINTS_TASK_MODULES": os.environ.get("BENCH_TASK_MODULES", "bench.bench_tasks"),
     }
     log = open(log_path, "w")  # noqa: SIM115
     process = subprocess.Popen(
