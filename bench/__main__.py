@@ -14,12 +14,13 @@ import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 
-from bench.common import BROKER_URL, ROOT, recreate_database
+from bench.common import BROKER_URL, ROOT, bench_database, recreate_database
 
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -58,46 +59,61 @@ def runs_figures(output: str) -> dict[str, float]:
     return figures
 
 
+def wakeup_pairs(count: int, samples: int, runs_env: dict[str, str]) -> list[tuple[dict, dict]]:
+    """P2 against DBOS as `count` A/B pairs, each interleaved sample by sample: a DBOS `send` →
+    `recv` follows each of our wake-ups in the same process (`bench_runs --with-dbos`), so both
+    sides of a pair share the machine's load of the moment. The figure is a ratio, and its median
+    over the pairs."""
+    pairs = []
+    for _ in range(count):
+        ours = runs_figures(
+            run(
+                [
+                    "bench/bench_runs.py", "--latency-runs", str(samples), "--waiting-runs", "0",
+                    "--pools", "prefork", "--with-dbos",
+                ],
+                env=runs_env,
+            )
+        )  # fmt: skip
+        theirs = {"p50_ms": ours.pop("dbos_p50_ms"), "p99_ms": ours.pop("dbos_p99_ms")}
+        print(
+            f"  pair {len(pairs) + 1}: P2 p50 {ours['p50_ms']:.1f} / p99 {ours['p99_ms']:.1f} ms, "
+            f"DBOS {theirs['p50_ms']:.1f} / {theirs['p99_ms']:.1f} ms: "
+            f"{ours['p50_ms'] / theirs['p50_ms']:.2f}x",
+            flush=True,
+        )
+        pairs.append((ours, theirs))
+    return pairs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=8, help="wrk duration per endpoint")
     parser.add_argument("--latency-runs", type=int, default=200)
+    parser.add_argument("--pairs", type=int, default=3, help="interleaved P2/DBOS pairs")
     parser.add_argument("--lateness-tokens", type=int, default=1000)
     parser.add_argument("--due-tokens", type=int, default=100_000)
+    parser.add_argument("--due-tokens-large", type=int, default=1_000_000)
     parser.add_argument("--list-tokens", type=int, default=1_000_000)
     parser.add_argument("--waiting-runs", type=int, default=10_000)
     parser.add_argument("--webhook-deliveries", type=int, default=200)
     args = parser.parse_args()
 
     api = bench_json(run(["-m", "bench.bench_api", "--seconds", str(args.seconds)]))
-    runs_db = recreate_database("waitpoints_bench_runs")
+    runs_db = recreate_database(bench_database("runs"))
     runs_env = {"DATABASE_URL": runs_db, "CELERY_BROKER_URL": BROKER_URL}
     run(["manage.py", "migrate", "--verbosity=0"], env=runs_env)
-    latency = runs_figures(
-        run(
-            [
-                "bench/bench_runs.py",
-                "--latency-runs",
-                str(args.latency_runs),
-                "--waiting-runs",
-                "0",
-                "--pools",
-                "prefork",
-            ],
-            env=runs_env,
-        )
-    )
-    dbos = json.loads(
-        run(["-m", "bench.bench_dbos", "--samples", str(args.latency_runs)])
-        .strip()
-        .splitlines()[-1]
-    )
+    pairs = wakeup_pairs(args.pairs, args.latency_runs, runs_env)
+    latency = {key: statistics.median(pair[0][key] for pair in pairs) for key in pairs[0][0]}
+    dbos = {key: statistics.median(pair[1][key] for pair in pairs) for key in ("p50_ms", "p99_ms")}
+    p2_ratio = statistics.median(ours["p50_ms"] / theirs["p50_ms"] for ours, theirs in pairs)
     timeouts = bench_json(
         run(
             [
                 "-m", "bench.bench_timeouts",
                 "--lateness-tokens", str(args.lateness_tokens),
                 "--due-tokens", str(args.due_tokens),
+                "--due-tokens-large", str(args.due_tokens_large),
                 "--list-tokens", str(args.list_tokens),
             ]
         )
@@ -147,10 +163,10 @@ def main() -> None:
         "|---|---|---|---|---|",
         row("P1 create token", f"{api['p1_create_rps']:.0f} req/s ({create_ratio:.2f}×)", f"{api['p1_baseline_rps']:.0f} req/s bare DRF INSERT", "≥ 0.5×", create_ratio >= 0.5),
         row("P1 complete token", f"{api['p1_complete_rps']:.0f} req/s ({complete_ratio:.2f}×)", f"{api['p1_baseline_rps']:.0f} req/s bare DRF INSERT", "≥ 0.5×", complete_ratio >= 0.5),
-        row("P2 complete → resumed run, p50", f"{latency['p50_ms']:.1f} ms", f"DBOS send→recv {dbos['p50_ms']:.1f} ms", "≤ DBOS p50", latency["p50_ms"] <= dbos["p50_ms"]),
-        row("P2 complete → resumed run, p99", f"{latency['p99_ms']:.1f} ms", f"DBOS {dbos['p99_ms']:.1f} ms", "≤ 25 ms", latency["p99_ms"] <= 25),
+        row("P2 complete → resumed run, p50 (median of the pairs' ratios)", f"{latency['p50_ms']:.1f} ms ({p2_ratio:.2f}×)", f"DBOS send→recv {dbos['p50_ms']:.1f} ms", "≤ 0.7× DBOS p50", p2_ratio <= 0.7),
+        row("P2 complete → resumed run, p99 (median of the pairs)", f"{latency['p99_ms']:.1f} ms", f"DBOS {dbos['p99_ms']:.1f} ms", "≤ 25 ms", latency["p99_ms"] <= 25),
         row(f"P3 timeout lateness p50 / p99 ({timeouts['p3_tokens']} tokens)", f"{timeouts['p3_lateness_p50_s']:.2f} / {timeouts['p3_lateness_p99_s']:.2f} s", f"beat tick {timeouts['p3_sweep_interval_s']:g} s", "p99 ≤ 1 s", timeouts["p3_lateness_p99_s"] <= 1.0),
-        row(f"P4 {timeouts['p4_expired']:,} tokens due at once → TIMED_OUT, {timeouts['p4_runs_queued']:,} runs re-enqueued", f"{timeouts['p4_seconds']:.1f} s", "", "≤ 10 s", timeouts["p4_seconds"] <= 10),
+        *(row(f"P4 {timeouts[f'{key}_expired']:,} tokens due at once → TIMED_OUT, {timeouts[f'{key}_runs_queued']:,} runs re-enqueued", f"{timeouts[f'{key}_seconds']:.1f} s ({timeouts[f'{key}_ratio']:.2f}×)", f"floor {timeouts[f'{key}_floor_seconds']:.1f} s: bare UPDATEs of as many tokens and runs", "≤ 2× the floor", timeouts[f"{key}_ratio"] <= 2) for key in ("p4", "p4_large") if f"{key}_ratio" in timeouts),
         row(f"P5 list, status+tags+period, {timeouts['p5_tokens']:,} tokens, p50 / p95", f"{timeouts['p5_p50_ms']:.1f} / {timeouts['p5_p95_ms']:.1f} ms", "", "p95 ≤ 50 ms", timeouts["p5_p95_ms"] <= 50),
         row(f"P6 {int(waiting.get('waiting_runs', 0)):,} waiting runs: worker slots held", f"{int(waiting.get('worker_slots_held', -1))}", "DBOS holds a thread per waiting workflow", "0", waiting.get("worker_slots_held") == 0),
         row("Webhooks: complete → webhook received, p50", f"{hooks['latency_p50_ms']:.1f} ms", f"complete request {hooks['latency_complete_request_p50_ms']:.1f} ms", "", True),
@@ -173,6 +189,14 @@ def main() -> None:
         f"{latency.get('deliver_p50_ms', 0):.1f} ms, claim {latency.get('claim_p50_ms', 0):.1f} ms, replay "
         f"{latency.get('replay_p50_ms', 0):.1f} ms. List at {api['p1_list_tokens']:,} tokens over HTTP: "
         f"p50 {api['p1_list_status_tags_period_p50_ms']:.1f} / p95 {api['p1_list_status_tags_period_p95_ms']:.1f} ms.\n\n"
+        f"P2 as A/B pairs, each interleaved wake-up by wake-up ({args.latency_runs} of ours and "
+        f"{args.latency_runs} of DBOS's), p50 / p99: "
+        + "; ".join(
+            f"{ours['p50_ms']:.1f} / {ours['p99_ms']:.1f} ms vs {theirs['p50_ms']:.1f} / "
+            f"{theirs['p99_ms']:.1f} ms ({ours['p50_ms'] / theirs['p50_ms']:.2f}×)"
+            for ours, theirs in pairs
+        )
+        + ".\n\n"
         f"P5 query plan:\n\n```\n{timeouts['p5_plan']}\n```\n{END}"
     )
     print("\n" + table)

@@ -20,7 +20,7 @@ import time
 import psycopg
 
 from bench.bench_api import POST_JSON
-from bench.common import ROOT, gunicorn, manage, recreate_database, server_env, wrk
+from bench.common import ROOT, bench_database, gunicorn, manage, recreate_database, server_env, wrk
 
 SEED_FINISHED_SQL = """
 INSERT INTO waitpoints_waitpoint
@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     args = parser.parse_args()
 
-    db_url = recreate_database("waitpoints_bench_purge")
+    db_url = recreate_database(bench_database("purge"))
     manage(db_url, "migrate", "--verbosity=0")
     key = manage(db_url, "create_api_key", "--environment", "bench").strip().splitlines()[-1]
     with psycopg.connect(db_url, autocommit=True) as conn:

@@ -59,7 +59,7 @@ def start_worker(pool: str, concurrency: int, log_path: Path) -> subprocess.Pope
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO_ROOT),
-        "WAITPOINTS_TASK_MODULES": "bench.bench_tasks",
+        "WAITPOINTS_TASK_MODULES": os.environ.get("BENCH_TASK_MODULES", "bench.bench_tasks"),
     }
     log = open(log_path, "w")  # noqa: SIM115
     process = subprocess.Popen(
@@ -114,14 +114,17 @@ def truncate() -> None:
     app.connection_for_write().default_channel.client.flushdb()
 
 
-def latency(environment, runs: int, pool: str) -> dict[str, float]:
+def latency(environment, runs: int, pool: str, dbos=None) -> dict[str, float]:
     """complete → the resumed run's next line, split into: the completing transaction (with the
     wake message sent on commit), broker delivery to the worker, claim (+ journal load), and the
-    replay up to the line after `for_token` (which locks the token and journals its result)."""
+    replay up to the line after `for_token` (which locks the token and journals its result).
+
+    With `dbos` (a `bench_dbos.DbosWakeups`), a DBOS `send` → `recv` wake-up follows each of ours,
+    so that both sides of the comparison share the machine's load sample by sample."""
     worker = start_worker(pool, 1, REPO_ROOT / "var" / f"bench-worker-{pool}.log")
     try:
         samples: dict[str, list[float]] = {
-            "total": [], "complete": [], "deliver": [], "claim": [], "replay": [],
+            "total": [], "complete": [], "deliver": [], "claim": [], "replay": [], "dbos": [],
         }  # fmt: skip
         for index in range(runs + 10):
             triggered = tasks.trigger("bench-wait", {}, environment=environment)
@@ -153,6 +156,8 @@ def latency(environment, runs: int, pool: str) -> dict[str, float]:
             samples["deliver"].append((out["taskStartedAt"] - committed) * 1000)
             samples["claim"].append((out["enteredAt"] - out["taskStartedAt"]) * 1000)
             samples["replay"].append((out["resumedAt"] - out["enteredAt"]) * 1000)
+            if dbos is not None:
+                samples["dbos"].append(dbos.one())
     finally:
         stop_worker(worker)
     total = samples["total"]
@@ -166,6 +171,9 @@ def latency(environment, runs: int, pool: str) -> dict[str, float]:
     }
     for part in ("complete", "deliver", "claim", "replay"):
         result[f"{part}_p50_ms"] = percentile(samples[part], 0.50)
+    if samples["dbos"]:
+        result["dbos_p50_ms"] = percentile(samples["dbos"], 0.50)
+        result["dbos_p99_ms"] = percentile(samples["dbos"], 0.99)
     return result
 
 
@@ -229,14 +237,22 @@ def main() -> None:
     parser.add_argument("--waiting-runs", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--pools", default="prefork,solo")
+    parser.add_argument(
+        "--with-dbos", action="store_true", help="a DBOS wake-up after each of ours (P2's pairs)"
+    )
     args = parser.parse_args()
     if connection.vendor != "postgresql" or not app.conf.broker_url.startswith("redis://"):
         raise SystemExit("Run against PostgreSQL and Redis (set DATABASE_URL, CELERY_BROKER_URL)")
     call_command("migrate", verbosity=0)
     environment = environment_get_or_create(slug="bench")
     truncate()
+    dbos = None
+    if args.with_dbos:
+        from bench.bench_dbos import DbosWakeups
+
+        dbos = DbosWakeups()
     for pool in filter(None, args.pools.split(",")):
-        result = latency(environment, args.latency_runs, pool)
+        result = latency(environment, args.latency_runs, pool, dbos)
         print(
             f"latency complete → resumed next line, pool={pool}: "
             + ", ".join(

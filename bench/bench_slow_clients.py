@@ -24,7 +24,15 @@ from urllib.parse import urlsplit
 
 import requests
 
-from bench.common import ROOT, free_port, manage, percentile, recreate_database, server_env
+from bench.common import (
+    ROOT,
+    bench_database,
+    free_port,
+    manage,
+    percentile,
+    recreate_database,
+    server_env,
+)
 
 
 @contextmanager
@@ -103,7 +111,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--trickle", type=int, default=4)
     args = parser.parse_args()
-    db_url = recreate_database("waitpoints_bench_slow")
+    db_url = recreate_database(bench_database("slow"))
     manage(db_url, "migrate", "--verbosity=0")
     key = manage(db_url, "create_api_key", "--environment", "bench").strip().splitlines()[-1]
     print(f"load {os.getloadavg()[0]:.1f}; {args.trickle} trickling connections")

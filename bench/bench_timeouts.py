@@ -1,15 +1,18 @@
 """Timeout lateness (P3), a mass expiry (P4) and list latency at scale (P5).
 
     .venv/bin/python -m bench.bench_timeouts [--lateness-tokens 1000] [--due-tokens 100000]
+                                             [--due-tokens-large 1000000]
                                              [--list-tokens 1000000]
 
-P3 runs the real beat schedule in a Celery worker; P4 calls the sweeper the beat job calls;
+P3 runs the real beat schedule in a Celery worker; P4 calls the sweeper the beat job calls and
+reports it as a ratio to its floor measured in the same run (FLOOR_SQL);
 P5 queries PostgreSQL through the list selector and prints the query plan.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import signal
@@ -86,11 +89,18 @@ def lateness(db_url: str, count: int) -> list[float]:
 SEED_BLOCKED_RUNS_SQL = """
 INSERT INTO waitpoints_run
   (id, environment_id, task_id, status, attempt_count, tags, created_at, updated_at)
-SELECT 'run_due' || lpad(n::text, 12, '0'), %(env)s, 'bench-wait', 'WAITING', 1, '[]', now(), now()
+SELECT %(run_prefix)s || lpad(n::text, 12, '0'), %(env)s, 'bench-wait', 'WAITING', 1, '[]', now(), now()
 FROM generate_series(1, %(count)s) AS n;
 INSERT INTO waitpoints_runblock (run_id, waitpoint_id, created_at)
-SELECT 'run_due' || lpad(n::text, 12, '0'), 'waitpoint_due' || lpad(n::text, 12, '0'), now()
+SELECT %(run_prefix)s || lpad(n::text, 12, '0'), %(prefix)s || lpad(n::text, 12, '0'), now()
 FROM generate_series(1, %(count)s) AS n
+"""
+
+# P4's floor: what PostgreSQL alone takes to change as many token rows and run rows, bare (one
+# UPDATE each, by primary-key range, no audit, no block, no message), on rows seeded alike.
+FLOOR_SQL = """
+UPDATE waitpoints_waitpoint SET status = 'TIMED_OUT' WHERE id BETWEEN %(first)s AND %(last)s;
+UPDATE waitpoints_run SET status = 'QUEUED' WHERE id BETWEEN %(first_run)s AND %(last_run)s
 """
 
 
@@ -105,17 +115,32 @@ def sweep_interval(db_url: str) -> float:
     return float(out.split()[-1])
 
 
-def mass_expiry(db_url: str, count: int) -> dict[str, float]:
-    """`count` tokens, each with a run blocked on it, all due at once; one sweeper call."""
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        sql = SEED_SQL.format(
-            status="'WAITING'", timeout_at="now() + interval '1 second'", created_at="now()"
+_MASS_EXPIRIES = itertools.count(1)
+
+
+def seed_due(conn, *, prefix: str, run_prefix: str, count: int, due_in: str) -> None:
+    """`count` WAITING tokens due `due_in` from now, each with a WAITING run blocked on it."""
+    sql = SEED_SQL.format(
+        status="'WAITING'", timeout_at=f"now() + interval '{due_in}'", created_at="now()"
+    )
+    env = environment_id(conn)
+    conn.execute(sql, {"prefix": prefix, "env": env, "count": count})
+    for statement in SEED_BLOCKED_RUNS_SQL.split(";"):
+        conn.execute(
+            statement, {"env": env, "count": count, "prefix": prefix, "run_prefix": run_prefix}
         )
-        env = environment_id(conn)
-        conn.execute(sql, {"prefix": "waitpoint_due", "env": env, "count": count})
-        for statement in SEED_BLOCKED_RUNS_SQL.split(";"):
-            conn.execute(statement, {"env": env, "count": count})
-        conn.execute("ANALYZE")
+
+
+def mass_expiry(db_url: str, count: int) -> dict[str, float]:
+    """`count` tokens, each with a run blocked on it, all due at once; one sweeper call. Then
+    the floor (FLOOR_SQL) on `count` other tokens and runs seeded alike in the same tables."""
+    tag = f"{next(_MASS_EXPIRIES)}_"  # ids of their own for each call on one database
+    sweep_prefix, sweep_runs = f"waitpoint_due{tag}", f"run_due{tag}"
+    floor_prefix, floor_runs = f"waitpoint_floor{tag}", f"run_floor{tag}"
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        seed_due(conn, prefix=sweep_prefix, run_prefix=sweep_runs, count=count, due_in="1 second")
+        seed_due(conn, prefix=floor_prefix, run_prefix=floor_runs, count=count, due_in="1 day")
+        conn.execute("VACUUM ANALYZE")
     time.sleep(1.2)
     script = (
         "import time; from waitpoints.tokens.services.expiry import waitpoints_sweep_due; "
@@ -127,11 +152,31 @@ def mass_expiry(db_url: str, count: int) -> dict[str, float]:
         cwd=ROOT, env=server_env(db_url, DJANGO_SETTINGS_MODULE="config.settings"),
         check=True, capture_output=True, text=True,
     ).stdout.split()  # fmt: skip
+    with psycopg.connect(db_url) as conn:
+        started = time.perf_counter()
+        for statement in FLOOR_SQL.split(";"):
+            conn.execute(
+                statement,
+                {
+                    "first": f"{floor_prefix}{1:012d}", "last": f"{floor_prefix}{count:012d}",
+                    "first_run": f"{floor_runs}{1:012d}", "last_run": f"{floor_runs}{count:012d}",
+                },
+            )  # fmt: skip
+        conn.commit()
+        floor_seconds = time.perf_counter() - started
     with psycopg.connect(db_url, autocommit=True) as conn:
         queued = conn.execute(
-            "SELECT count(*) FROM waitpoints_run WHERE id LIKE 'run_due%%' AND status = 'QUEUED'"
+            "SELECT count(*) FROM waitpoints_run WHERE id LIKE %s AND status = 'QUEUED'",
+            [f"{sweep_runs}%"],
         ).fetchone()[0]
-    return {"expired": int(out[-2]), "seconds": float(out[-1]), "runs_queued": queued}
+    seconds = float(out[-1])
+    return {
+        "expired": int(out[-2]),
+        "seconds": seconds,
+        "runs_queued": queued,
+        "floor_seconds": floor_seconds,
+        "ratio": seconds / floor_seconds,
+    }
 
 
 def list_latency(db_url: str, count: int, requests: int) -> tuple[list[float], str]:
@@ -177,6 +222,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lateness-tokens", type=int, default=1000)
     parser.add_argument("--due-tokens", type=int, default=100_000)
+    parser.add_argument(
+        "--due-tokens-large",
+        type=int,
+        default=1_000_000,
+        help="P4 once more at this size (0: skip)",
+    )
     parser.add_argument("--list-tokens", type=int, default=1_000_000)
     parser.add_argument("--list-requests", type=int, default=200)
     args = parser.parse_args()
@@ -192,6 +243,8 @@ def main() -> None:
     interval = sweep_interval(db_url)
     expiry = mass_expiry(db_url, args.due_tokens)
     samples, plan = list_latency(db_url, args.list_tokens, args.list_requests)
+    # Last: its 2,000,000 extra tokens would change the plan P5 measures.
+    large = mass_expiry(db_url, args.due_tokens_large) if args.due_tokens_large else None
     figures = {
         "p3_lateness_p50_s": percentile(late, 0.5),
         "p3_lateness_p99_s": percentile(late, 0.99),
@@ -200,6 +253,9 @@ def main() -> None:
         "p4_expired": expiry["expired"],
         "p4_runs_queued": expiry["runs_queued"],
         "p4_seconds": expiry["seconds"],
+        "p4_floor_seconds": expiry["floor_seconds"],
+        "p4_ratio": expiry["ratio"],
+        **({f"p4_large_{k}": v for k, v in large.items()} if large else {}),
         "p5_tokens": args.list_tokens,
         "p5_p50_ms": percentile(samples, 0.5),
         "p5_p95_ms": percentile(samples, 0.95),
@@ -211,10 +267,12 @@ def main() -> None:
         f"P3 timeout lateness over {len(late)} tokens (beat every {interval:g} s): "
         f"p50 {figures['p3_lateness_p50_s']:.3f} s, p99 {figures['p3_lateness_p99_s']:.3f} s"
     )
-    print(
-        f"P4 {expiry['expired']} tokens due at once -> TIMED_OUT and {expiry['runs_queued']} "
-        f"blocked runs re-enqueued in {expiry['seconds']:.2f} s"
-    )
+    for result in filter(None, (expiry, large)):
+        print(
+            f"P4 {result['expired']} tokens due at once -> TIMED_OUT and {result['runs_queued']} "
+            f"blocked runs re-enqueued in {result['seconds']:.2f} s; the floor (bare UPDATEs of "
+            f"as many tokens and runs) {result['floor_seconds']:.2f} s: {result['ratio']:.2f}x"
+        )
     print(
         f"P5 list WAITING + 2 tags + 1d period at {args.list_tokens:,} tokens: "
         f"p50 {figures['p5_p50_ms']:.1f} ms, p95 {figures['p5_p95_ms']:.1f} ms"

@@ -41,6 +41,7 @@ from bench.bench_api import COMPLETE_EACH_ONCE
 from bench.common import (
     BROKER_URL,
     ROOT,
+    bench_database,
     gunicorn,
     manage,
     percentile,
@@ -49,7 +50,7 @@ from bench.common import (
     wrk,
 )
 
-DB_NAME = os.environ.get("BENCH_WEBHOOKS_DATABASE_NAME", "waitpoints_bench_webhooks")
+DB_NAME = os.environ.get("BENCH_WEBHOOKS_DATABASE_NAME", bench_database("webhooks"))
 QUEUE = "bench-webhooks"  # a queue of its own on the shared broker db
 BENCH_ENV = {
     "WAITPOINTS_WEBHOOKS_ALLOW_PRIVATE": "1",

@@ -23,6 +23,14 @@ ADMIN_URL = os.environ.get(
     "BENCH_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 BENCH_DB = os.environ.get("BENCH_DATABASE_NAME", "waitpoints_bench")
+# Every other benchmark database is named after BENCH_DB (`<BENCH_DB>_runs`, `_dbos`, ...), so one
+# variable keeps two people's benchmarks on one server apart.
+
+
+def bench_database(part: str) -> str:
+    return f"{BENCH_DB}_{part}"
+
+
 BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/9")
 
 

@@ -8,14 +8,18 @@ every twin.
 from __future__ import annotations
 
 import functools
+import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from django.db import connection
 from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 
 from waitpoints.models import AuditEvent, Waitpoint, WaitpointTag, WebhookEvent
+from waitpoints.wakeups import sql as wakeups_sql
 from waitpoints.webhooks import sql as webhooks_sql
 
 
@@ -89,20 +93,78 @@ def complete_if_waiting(
     its `waitpoint.completed` webhook deliveries: (True, their ids). (False, []) when it is not
     one (unknown, finished, overdue, or with a contract to check: the caller then decides under
     the row lock, the portable twin)."""
-    output = Waitpoint._meta.get_field("output").get_db_prep_save(data, connection)
-    params = {
+    params = _complete_params(environment_id, token_id, data, via, actor, now)
+    with connection.cursor() as cursor:
+        cursor.execute(_COMPLETE_IF_WAITING_SQL, params)
+        completed, deliveries = cursor.fetchone()
+        return completed == 1, deliveries
+
+
+def _complete_params(environment_id, token_id, data, via, actor, now) -> dict[str, Any]:
+    return {
         "id": token_id,
         "environment_id": environment_id,
-        "output": output,
+        "output": Waitpoint._meta.get_field("output").get_db_prep_save(data, connection),
         "now": now,
         "via": str(via),
         "actor": actor,
         **webhooks_sql.event_params(WebhookEvent.WAITPOINT_COMPLETED),
     }
-    with connection.cursor() as cursor:
-        cursor.execute(_COMPLETE_IF_WAITING_SQL, params)
-        completed, deliveries = cursor.fetchone()
-        return completed == 1, deliveries
+
+
+@dataclass(frozen=True)
+class CompletedAndWoken:
+    completed: bool
+    run_ids: list[str]  # the runs queued, their messages not yet sent
+    deliveries: list[str]  # the webhook deliveries recorded, their messages not yet sent
+
+
+def pipeline_supported() -> bool:
+    return psycopg.Pipeline.is_supported()
+
+
+def complete_and_wake(
+    *,
+    environment_id: int,
+    token_id: str,
+    data: Any,
+    via: str,
+    actor: str,
+    now: datetime,
+    lease: datetime,
+) -> CompletedAndWoken:
+    """`complete_if_waiting` and the wake of its runs, committed, in one round trip: BEGIN, the
+    two statements and COMMIT go out together in psycopg's pipeline mode. Only outside a
+    transaction (it commits its own).
+
+    Portable twin: the locked path of `services.complete.token_complete`; the two-statement
+    version there is the fallback inside a caller's transaction. The wake stays a statement of its
+    own, so its snapshot sees a block committed while the UPDATE waited for the token's row lock
+    (no lost wake-up); being sent before the UPDATE's result is known, it wakes only blocks of
+    finished waitpoints (`wakeups.sql.WAKE_IF_FINISHED_SQL`). On the wake-up path the two
+    statements and COMMIT, a round trip each, were 1.8 of the 4.1 ms before the wake message went
+    out (docs/benchmarks.md, P2).
+    """
+    params = _complete_params(environment_id, token_id, data, via, actor, now)
+    wake = wakeups_sql.wake_params([token_id], now=now, lease=lease)
+    with connection.cursor() as django_cursor, connection.wrap_database_errors:
+        raw = django_cursor.cursor.connection
+        completing, waking = raw.cursor(), raw.cursor()
+        try:
+            # Plain BEGIN and COMMIT: psycopg's `transaction()` would wait for each of them.
+            with raw.pipeline():
+                raw.execute("BEGIN")
+                completing.execute(_COMPLETE_IF_WAITING_SQL, params)
+                waking.execute(wakeups_sql.WAKE_IF_FINISHED_SQL, wake)
+                raw.execute("COMMIT")
+        except BaseException:
+            # A failed statement leaves the transaction open and aborted: end it.
+            if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                raw.execute("ROLLBACK")
+            raise
+        completed, deliveries = completing.fetchone()
+        run_ids = [row[0] for row in waking.fetchall()]
+    return CompletedAndWoken(completed=completed == 1, run_ids=run_ids, deliveries=deliveries)
 
 
 # The same changes as `expiry.finish_due`, as one statement: claiming, finishing and auditing a
@@ -142,13 +204,27 @@ WITH finished AS (
 ), webhooks AS (
     {_TIMED_OUT_WEBHOOKS}
 )
-SELECT ARRAY(SELECT id FROM finished), ARRAY(SELECT id FROM webhooks)
+SELECT ARRAY(SELECT id FROM finished), ARRAY(SELECT id FROM webhooks), (
+    -- The metrics' timed-out tokens per environment: counting them afterwards by id was a query
+    -- with 5,000 parameters per batch, a quarter of a mass expiry (docs/benchmarks.md, P4).
+    SELECT json_object_agg(environment_id, n) FROM (
+        SELECT environment_id, count(*) AS n FROM finished WHERE kind = 'MANUAL'
+        GROUP BY environment_id
+    ) AS timed_out
+)
 """
 
 
-def finish_due_batch(*, now: datetime, limit: int) -> tuple[list[str], list[str]]:
+@dataclass(frozen=True)
+class FinishedBatch:
+    ids: list[str]  # the waitpoints finished
+    deliveries: list[str]  # their `waitpoint.timed_out` webhook deliveries
+    timed_out_by_environment: dict[int, int]  # tokens timed out (sleeps complete instead)
+
+
+def finish_due_batch(*, now: datetime, limit: int) -> FinishedBatch:
     """Claim (SKIP LOCKED), finish and audit up to `limit` due waitpoints and record the
-    `waitpoint.timed_out` webhook deliveries of the tokens: (their ids, the deliveries' ids).
+    `waitpoint.timed_out` webhook deliveries of the tokens.
 
     Portable twin: `select_for_update(skip_locked=True)` then `expiry.finish_due`."""
     params = {
@@ -158,8 +234,14 @@ def finish_due_batch(*, now: datetime, limit: int) -> tuple[list[str], list[str]
     }
     with connection.cursor() as cursor:
         cursor.execute(_FINISH_DUE_BATCH_SQL, params)
-        finished, deliveries = cursor.fetchone()
-        return finished, deliveries
+        finished, deliveries, timed_out = cursor.fetchone()
+    if isinstance(timed_out, str):  # json, not jsonb: psycopg may hand it over undecoded
+        timed_out = json.loads(timed_out)
+    return FinishedBatch(
+        ids=finished,
+        deliveries=deliveries,
+        timed_out_by_environment={int(env): n for env, n in (timed_out or {}).items()},
+    )
 
 
 # --- Search -------------------------------------------------------------------------------------

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from waitpoints.conf import run_lease
 from waitpoints.core import database
 from waitpoints.core.ids import is_plausible_id
 from waitpoints.core.validation import clean_json, clean_text
@@ -66,6 +67,10 @@ def token_complete(
     if not is_plausible_id(token_id):
         raise NotFound("Waitpoint token not found")
     data = clean_json(data, field="data")
+    if database.postgresql() and not connection.in_atomic_block and sql.pipeline_supported():
+        completion = _complete_in_one_round_trip(environment, token_id, data, via, actor)
+        if completion is not None:
+            return completion
     with transaction.atomic():
         now = timezone.now()
         if database.postgresql():
@@ -191,6 +196,30 @@ def _finish(
         subjects=[(waitpoint.environment_id, waitpoint.id)],
         now=now,
     )
+def _complete_in_one_round_trip(
+    environment: Environment, token_id: str, data: Any, via: CompletionVia | str, actor: str
+) -> Completion | None:
+    """The fast path outside a caller's transaction (docs/architecture.md, "Fast paths"): the
+    completion, its audit row, webhook events and the wake of its runs commit in one round trip,
+    then their messages go out. None when the token was not completed (unknown, finished or
+    overdue): the caller then decides under the row lock."""
+    now = timezone.now()
+    done = sql.complete_and_wake(
+        environment_id=environment.pk,
+        token_id=token_id,
+        data=data,
+        via=via,
+        actor=actor,
+        now=now,
+        lease=now + run_lease(),
+    )
+    if done.run_ids:  # committed: sent now (a failed send is logged; the lease resends it)
+        wakeups.enqueue_runs_on_commit(done.run_ids)
+    if not done.completed:
+        return None
+    metrics.count_completed(environment, via)
+    webhook_events.send_on_commit(done.deliveries)
+    return Completion(None, won=True, waitpoint_id=token_id)
 
 
 def token_force_timeout(*, environment: Environment, token_id: str, actor: str) -> Completion:

@@ -36,10 +36,11 @@ def waitpoints_sweep_due(*, now: datetime | None = None, batch_size: int | None 
         now_for_batch = now or timezone.now()
         with transaction.atomic():
             if database.postgresql():
-                due_ids, deliveries = sql.finish_due_batch(now=now_for_batch, limit=batch_size)
-                metrics.count_timed_out_ids(due_ids)
+                batch = sql.finish_due_batch(now=now_for_batch, limit=batch_size)
+                due_ids = batch.ids
+                metrics.count_timed_out_by_environment(batch.timed_out_by_environment)
                 wakeups.wake_runs_blocked_on(due_ids)
-                webhook_events.send_on_commit(deliveries)
+                webhook_events.send_on_commit(batch.deliveries)
             else:
                 due_ids = list(
                     Waitpoint.objects.select_for_update(skip_locked=True)
