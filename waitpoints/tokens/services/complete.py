@@ -196,6 +196,8 @@ def _finish(
         subjects=[(waitpoint.environment_id, waitpoint.id)],
         now=now,
     )
+
+
 def _complete_in_one_round_trip(
     environment: Environment, token_id: str, data: Any, via: CompletionVia | str, actor: str
 ) -> Completion | None:
