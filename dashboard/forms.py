@@ -10,6 +10,7 @@ from django import forms
 from django.http import QueryDict
 from django.utils import timezone
 
+from dashboard.choices import choice_get, decision_choices
 from waitpoints.core.validation import clean_json, clean_tags
 from waitpoints.errors import InvalidInput
 from waitpoints.models import Environment, WaitpointStatus
@@ -51,9 +52,11 @@ class InboxFilterForm(forms.Form):
     key = forms.CharField(required=False, label="Idempotency key", max_length=2048)
     q = forms.CharField(
         required=False,
-        label="Token id",
-        max_length=64,
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "waitpoint_… (its start)"}),
+        label="Search",
+        max_length=200,
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Token id (its start)", "dir": "auto"}
+        ),
     )
     env = forms.ChoiceField(required=False, label="Environment")
     size = forms.TypedChoiceField(
@@ -124,10 +127,28 @@ class InboxFilterForm(forms.Form):
 
 
 class DecisionForm(forms.Form):
-    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    """One of `decision_choices()`; a choice that requires a comment (Reject, by default)
+    refuses an empty one."""
+
+    decision = forms.ChoiceField()
     comment = forms.CharField(
         required=False, max_length=MAX_COMMENT_LENGTH, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["decision"].choices = [
+            (choice.value, choice.label) for choice in decision_choices()
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        choice = choice_get(data.get("decision") or "")
+        if choice is not None:
+            data["choice"] = choice
+            if choice.require_comment and not data.get("comment"):
+                self.add_error("comment", f"Give a reason to {choice.label.lower()}.")
+        return data
 
 
 class BulkDecisionForm(DecisionForm):

@@ -13,3 +13,9 @@ def make_token(environment):
         return token_create(environment=env, **fields).waitpoint
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def decide_at_once(settings):
+    """Dashboard decisions are recorded at once here; test_undo.py sets the undo window."""
+    settings.WAITPOINTS_DASHBOARD_UNDO_SECONDS = 0

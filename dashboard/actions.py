@@ -1,0 +1,220 @@
+"""Reviewer actions: decide (through the undo window), undo, complete with JSON, force a
+timeout, and the bulk versions. Each answers htmx with the swapped row, detail block or table
+(messages out of band), and a plain form post with a redirect."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from dashboard import forms, undo
+from dashboard import services as dashboard_services
+from dashboard.access import login_required, reviewer_required
+from dashboard.models import PendingDecision
+from dashboard.templatetags.dashboard_extras import describe_outcome
+from dashboard.views import (
+    detail_context,
+    inbox_context,
+    render_page,
+    row_context,
+    token_or_404,
+    with_pending,
+)
+from waitpoints.core.ids import is_plausible_id
+from waitpoints.errors import NotFound
+from waitpoints.tokens.services.complete import Completion
+
+
+def _report(request: HttpRequest, completion: Completion, done: str) -> None:
+    """One message per action: what happened, or who finished the token first."""
+    if completion.won:
+        messages.success(
+            request, f"{done}: {completion.waitpoint.title or completion.waitpoint.id}."
+        )
+    else:
+        messages.warning(
+            request,
+            f"Nothing changed: {completion.waitpoint.id} was already finished — "
+            f"{describe_outcome(completion.waitpoint)}.",
+        )
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+def _after_action(request: HttpRequest, token_id: str, **forms_: Any) -> HttpResponse:
+    """htmx: the swapped row or detail block (with messages out of band); else a redirect."""
+    detail_url = reverse("dashboard:token-detail", args=[token_id])
+    if not request.htmx:
+        return redirect(_safe_next(request, detail_url))
+    token = token_or_404(token_id)
+    if request.POST.get("render") == "row":
+        # The row's links keep the inbox filters it was shown under (from `next`).
+        context = row_context(request, QueryDict(urlsplit(request.POST.get("next", "")).query))
+        context.update(
+            {
+                "token": with_pending(request, [token])[0],
+                "show_environment": request.POST.get("show_environment") == "1",
+                "row_oob_messages": True,
+                "row_form": forms_.get("decision_form"),
+                "undo_seconds": undo.undo_seconds(),
+            }
+        )
+        return render_page(request, "dashboard/inbox.html", context, partial="row")
+    context = detail_context(request, token, **forms_)
+    context["oob_messages"] = True
+    return render_page(request, "dashboard/detail.html", context, partial="detail")
+
+
+@login_required
+@reviewer_required
+@require_POST
+def token_decide(request: HttpRequest, token_id: str) -> HttpResponse:
+    form = forms.DecisionForm(request.POST)
+    if not form.is_valid():
+        if not request.htmx:
+            messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+        # htmx: the row or detail shows the error beside the comment, the draft kept.
+        return _after_action(request, token_id, decision_form=form)
+    choice = form.cleaned_data["choice"]
+    try:
+        outcome = undo.decision_submit(
+            token_id=token_id,
+            choice=choice,
+            comment=form.cleaned_data["comment"],
+            reviewer=request.user.get_username(),
+        )
+    except NotFound:
+        raise Http404("No such token") from None
+    if isinstance(outcome, PendingDecision):
+        messages.info(
+            request,
+            f"{choice.verb} {outcome.token.title or outcome.token_id}: recorded in "
+            f"{undo.undo_seconds():g} s unless you undo.",
+        )
+    else:
+        _report(request, outcome, choice.past)
+    return _after_action(request, token_id)
+
+
+@login_required
+@reviewer_required
+@require_POST
+def token_undo(request: HttpRequest, token_id: str) -> HttpResponse:
+    token = token_or_404(token_id)
+    name = token.title or token.id
+    if undo.decisions_undo(token_ids=[token_id], reviewer=request.user.get_username()):
+        messages.success(request, f"Undone: nothing was recorded for {name}.")
+    else:
+        messages.warning(request, f"Too late to undo {name}: {describe_outcome(token)}.")
+    return _after_action(request, token_id)
+
+
+@login_required
+@reviewer_required
+@require_POST
+def token_complete_json(request: HttpRequest, token_id: str) -> HttpResponse:
+    form = forms.CompleteWithJsonForm(request.POST)
+    if not form.is_valid():
+        token = token_or_404(token_id)
+        context = detail_context(request, token, json_form=form)
+        return render_page(request, "dashboard/detail.html", context, partial="detail", status=422)
+    try:
+        completion = dashboard_services.token_complete_with_data(
+            token_id=token_id, data=form.cleaned_data["data"], reviewer=request.user.get_username()
+        )
+    except NotFound:
+        raise Http404("No such token") from None
+    _report(request, completion, "Completed")
+    return _after_action(request, token_id)
+
+
+@login_required
+@reviewer_required
+@require_POST
+def token_timeout(request: HttpRequest, token_id: str) -> HttpResponse:
+    try:
+        completion = dashboard_services.token_time_out(
+            token_id=token_id, reviewer=request.user.get_username()
+        )
+    except NotFound:
+        raise Http404("No such token") from None
+    _report(request, completion, "Timed out")
+    return _after_action(request, token_id)
+
+
+def _plural(count: int) -> str:
+    return f"{count} token{'s' if count != 1 else ''}"
+
+
+def _bulk_answer(request: HttpRequest, query: QueryDict, **extra: Any) -> HttpResponse:
+    if not request.htmx:
+        return redirect(f"{reverse('dashboard:inbox')}?{query.urlencode()}")
+    context = inbox_context(request, query)
+    context.update(oob_messages=True, **extra)
+    return render_page(request, "dashboard/inbox.html", context, partial="results")
+
+
+@login_required
+@reviewer_required
+@require_POST
+def bulk_decide(request: HttpRequest) -> HttpResponse:
+    # The inbox's filters come back in `query`, so the answer is the same filtered table.
+    query = QueryDict(request.POST.get("query", ""))
+    if not all(is_plausible_id(token_id) for token_id in request.POST.getlist("ids")):
+        raise Http404("No such token")  # no id we issue looks like that
+    form = forms.BulkDecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+        return _bulk_answer(request, query, bulk_form=form)
+    choice = form.cleaned_data["choice"]
+    submitted = undo.decisions_submit(
+        token_ids=form.cleaned_data["ids"],
+        choice=choice,
+        comment=form.cleaned_data["comment"],
+        reviewer=request.user.get_username(),
+    )
+    if submitted.pending:
+        messages.info(
+            request,
+            f"{choice.verb} {_plural(len(submitted.pending))}: recorded in "
+            f"{undo.undo_seconds():g} s unless you undo.",
+        )
+    outcome = submitted.outcome
+    if outcome.decided:
+        messages.success(request, f"{choice.past} {_plural(len(outcome.decided))}.")
+    for waitpoint in outcome.already_finished:
+        messages.warning(request, f"Not changed: {waitpoint.id} — {describe_outcome(waitpoint)}.")
+    if outcome.missing:
+        messages.error(request, f"Unknown tokens skipped: {', '.join(outcome.missing)}.")
+    return _bulk_answer(
+        request, query, bulk_pending_ids=[pending.token_id for pending in submitted.pending]
+    )
+
+
+@login_required
+@reviewer_required
+@require_POST
+def bulk_undo(request: HttpRequest) -> HttpResponse:
+    query = QueryDict(request.POST.get("query", ""))
+    token_ids = [i for i in request.POST.getlist("ids") if is_plausible_id(i)][: forms.MAX_BULK]
+    undone = undo.decisions_undo(token_ids=token_ids, reviewer=request.user.get_username())
+    if undone:
+        messages.success(request, f"Undone: nothing was recorded for {_plural(len(undone))}.")
+    if len(undone) < len(token_ids):
+        late = len(token_ids) - len(undone)
+        messages.warning(request, f"Too late to undo {_plural(late)}: already recorded.")
+    return _bulk_answer(request, query)
