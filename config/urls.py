@@ -18,7 +18,9 @@ urlpatterns = [
     path("readyz", ops.readyz, name="readyz"),
     path("metrics", ops.metrics_view, name="metrics"),
     # Browsers ask for /favicon.ico on pages without an icon link (admin, API docs).
-    path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}favicon.svg", permanent=True)),
+    path(
+        "favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}favicon.svg", permanent=True)
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include("waitpoints.api.urls")),
     path("api/schema/", api_docs(SchemaView.as_view()), name="schema"),

@@ -133,7 +133,8 @@ def test_token_finished_meanwhile_shows_who_finished_it(reviewer_client, make_to
     )
 
     response = reviewer_client.post(
-        decide_url(token), {"decision": "rejected", "comment": "dupe", "render": "row"},
+        decide_url(token),
+        {"decision": "rejected", "comment": "dupe", "render": "row"},
         HTTP_HX_REQUEST="true",
     )
 
@@ -285,7 +286,8 @@ def test_bulk_approve_decides_each_selected_waiting_token(reviewer_client, make_
 def test_bulk_reject_without_javascript_redirects_to_the_filters(reviewer_client, make_token):
     token = make_token()
     response = reviewer_client.post(
-        "/dashboard/bulk/", {"ids": [token.id], "decision": "rejected", "comment": "spam", "query": "tags=a"}
+        "/dashboard/bulk/",
+        {"ids": [token.id], "decision": "rejected", "comment": "spam", "query": "tags=a"},
     )
     assert response.status_code == 302 and response["Location"] == "/dashboard/?tags=a"
     assert stored(token).output["status"] == "rejected"

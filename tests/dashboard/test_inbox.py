@@ -168,9 +168,7 @@ def test_live_refresh_answers_the_page_ids_and_the_shown_rows_as_they_are(
     reviewer_client, make_token, environment
 ):
     shown, arrived = make_token(title="Shown"), make_token(title="Arrived")
-    token_complete(
-        environment=environment, token_id=shown.id, data=None, via="api", actor="bob"
-    )
+    token_complete(environment=environment, token_id=shown.id, data=None, via="api", actor="bob")
     response = reviewer_client.get(
         INBOX, {"refresh": "1", "shown": [shown.id]}, HTTP_HX_REQUEST="true"
     )
