@@ -3,6 +3,7 @@ answered for htmx with HX-Redirect (never a login page in the table), Enter guar
 decision form, branded error pages, the favicon, and the CSP without 'unsafe-eval'."""
 
 import pytest
+
 from tests.helpers import stored
 from waitpoints.models import WaitpointStatus
 

@@ -172,6 +172,34 @@ def test_viewers_cannot_undo(viewer_client, make_token):
     assert viewer_client.post("/dashboard/bulk/undo/", {"ids": [token.id]}).status_code == 403
 
 
+def race_apply_and_undo(*, pending_id: int, token_id: str) -> dict:
+    """Apply and undo at the same moment, each on its own connection."""
+    barrier = threading.Barrier(2)
+    results = {}
+
+    def run(name, action):
+        barrier.wait()
+        try:
+            results[name] = action()
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(
+            target=run, args=("applied", lambda: undo.pending_decision_apply(pending_id=pending_id))
+        ),
+        threading.Thread(
+            target=run,
+            args=("undone", lambda: undo.decisions_undo(token_ids=[token_id], reviewer="alice")),
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 @pytest.mark.postgres_only("row locks: SQLite runs one writer at a time")
 @pytest.mark.django_db(transaction=True)
 def test_undo_racing_the_applier_gives_exactly_one_outcome(reviewer, make_token):
@@ -180,28 +208,7 @@ def test_undo_racing_the_applier_gives_exactly_one_outcome(reviewer, make_token)
         pending = PendingDecision.objects.create(
             token=token, choice="approved", reviewer="alice", apply_at=timezone.now()
         )
-        barrier = threading.Barrier(2)
-        results = {}
-
-        def apply(pending_id=pending.pk):
-            barrier.wait()
-            try:
-                results["applied"] = undo.pending_decision_apply(pending_id=pending_id)
-            finally:
-                connection.close()
-
-        def take_back(token_id=token.id):
-            barrier.wait()
-            try:
-                results["undone"] = undo.decisions_undo(token_ids=[token_id], reviewer="alice")
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=apply), threading.Thread(target=take_back)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        results = race_apply_and_undo(pending_id=pending.pk, token_id=token.id)
         recorded = stored(token).status == WaitpointStatus.COMPLETED
         assert recorded == (results["undone"] == []), results
         assert recorded == (results["applied"] is not None and results["applied"].won)
