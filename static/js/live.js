@@ -113,6 +113,7 @@
         });
         announce(doc, rows());
         setState("live", "Live: checked at " + clock() + ".");
+        counted();
       });
     });
   }
@@ -134,7 +135,13 @@
         wp.restoreDrafts(node);
         wp.settleDraft(node, draft);
       });
-    });
+    }).then(counted);
+  }
+
+  // How many refreshes completed: lets a reader (and the browser tests) see one happened.
+  function counted() {
+    var line = document.getElementById("live-state");
+    if (line) line.setAttribute("data-refreshes", String(Number(line.getAttribute("data-refreshes") || 0) + 1));
   }
 
   function refresh() {

@@ -8,6 +8,9 @@ page as an init script, which the Content-Security-Policy does not apply to.
 from pathlib import Path
 
 import pytest
+import requests
+
+from waitpoints.environments.services import api_key_create, environment_get_or_create
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -59,9 +62,9 @@ def new_page(browser, **options):
     page.console_errors = []
     page.on(
         "console",
-        lambda message: page.console_errors.append(message.text)
-        if message.type == "error"
-        else None,
+        lambda message: (
+            page.console_errors.append(message.text) if message.type == "error" else None
+        ),
     )
     page.on("pageerror", lambda error: page.console_errors.append(str(error)))
     return page
@@ -83,3 +86,13 @@ def serious_violations(page) -> list[str]:
         for violation in results["violations"]
         if violation["impact"] in ("serious", "critical")
     ]
+
+
+@pytest.fixture
+def api(live_server):
+    """A requests session on the live server's token API, with a key of environment "prod"."""
+    environment = environment_get_or_create(slug="prod")
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {api_key_create(environment=environment).secret}"
+    session.base = f"{live_server.url}/api/v1/waitpoints/tokens"
+    return session

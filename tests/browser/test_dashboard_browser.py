@@ -5,14 +5,12 @@ import contextlib
 import re
 
 import pytest
-import requests
-from django.contrib.auth.models import User
 from django.core import mail
 
-from tests.helpers import reviewers_group
+from tests.browser.support import create_token, log_in, more_filters, no_horizontal_overflow
 from tests.notifications.support import queued_emails
 from waitpoints import wait
-from waitpoints.environments.services import api_key_create, environment_get_or_create
+from waitpoints.environments.services import environment_get_or_create
 from waitpoints.models import CompletionVia, Waitpoint, WaitpointStatus
 from waitpoints.tokens.services.create import token_create
 
@@ -24,44 +22,6 @@ PASSWORD = "pw-alice-123"
 def decide_at_once(settings):
     """Decisions are recorded at once here; test_triage_browser.py covers the undo window."""
     settings.WAITPOINTS_DASHBOARD_UNDO_SECONDS = 0
-
-
-@pytest.fixture
-def api(live_server):
-    environment = environment_get_or_create(slug="prod")
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {api_key_create(environment=environment).secret}"
-    session.base = f"{live_server.url}/api/v1/waitpoints/tokens"
-    return session
-
-
-def create_token(api, **body) -> str:
-    response = api.post(api.base, json=body, timeout=10)
-    response.raise_for_status()
-    return response.json()["id"]
-
-
-def log_in(page, live_server, screenshot=None):
-    user = User.objects.create_user("alice", password=PASSWORD)
-    user.groups.add(reviewers_group())
-    page.goto(f"{live_server.url}/dashboard/")
-    if screenshot:
-        page.screenshot(path=screenshot, full_page=True)
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/dashboard/")
-
-
-def more_filters(page):
-    """Open the filters beyond the search box (folded so the tokens come first)."""
-    summary = page.get_by_text("More filters")
-    if page.locator("details.filter-more[open]").count() == 0:
-        summary.click()
-
-
-def no_horizontal_overflow(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def test_reviewer_filters_approves_rejects_and_sees_new_tokens(page, live_server, api, artifacts):
