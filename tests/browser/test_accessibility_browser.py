@@ -104,7 +104,6 @@ def test_every_page_passes_axe_during_and_after_a_refresh(browser, live_server, 
         page.goto(f"{live_server.url}/dashboard/runs/{run.id}/")
         assert_accessible(page, "run")
 
-
         waiting = Waitpoint.objects.get(
             id=create_token(api, title="Refund #78", timeout="1h", context={"amount": 59.9})
         )
