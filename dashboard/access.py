@@ -16,6 +16,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
 from django.utils.http import urlencode
+from django.views.decorators.http import require_POST
 
 COMPLETE_PERMISSION = "waitpoints.complete_waitpoint"
 reviewer_required = permission_required(COMPLETE_PERMISSION, raise_exception=True)
@@ -40,3 +41,8 @@ def login_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
         return redirect_to_login(request.get_full_path())
 
     return guarded
+
+
+def reviewer_action(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A POST by a logged-in user allowed to complete tokens (CSRF is checked by the middleware)."""
+    return login_required(reviewer_required(require_POST(view)))

@@ -12,11 +12,10 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
 
 from dashboard import forms, undo
 from dashboard import services as dashboard_services
-from dashboard.access import login_required, reviewer_required
+from dashboard.access import reviewer_action
 from dashboard.models import PendingDecision
 from dashboard.templatetags.dashboard_extras import describe_outcome
 from dashboard.views import (
@@ -79,9 +78,7 @@ def _after_action(request: HttpRequest, token_id: str, **forms_: Any) -> HttpRes
     return render_page(request, "dashboard/detail.html", context, partial="detail")
 
 
-@login_required
-@reviewer_required
-@require_POST
+@reviewer_action
 def token_decide(request: HttpRequest, token_id: str) -> HttpResponse:
     form = forms.DecisionForm(request.POST)
     if not form.is_valid():
@@ -110,22 +107,20 @@ def token_decide(request: HttpRequest, token_id: str) -> HttpResponse:
     return _after_action(request, token_id)
 
 
-@login_required
-@reviewer_required
-@require_POST
+@reviewer_action
 def token_undo(request: HttpRequest, token_id: str) -> HttpResponse:
-    token = token_or_404(token_id)
+    token_or_404(token_id)
+    undone = undo.decisions_undo(token_ids=[token_id], reviewer=request.user.get_username())
+    token = token_or_404(token_id)  # as it is after the undo (or after the decision it missed)
     name = token.title or token.id
-    if undo.decisions_undo(token_ids=[token_id], reviewer=request.user.get_username()):
+    if undone:
         messages.success(request, f"Undone: nothing was recorded for {name}.")
     else:
         messages.warning(request, f"Too late to undo {name}: {describe_outcome(token)}.")
     return _after_action(request, token_id)
 
 
-@login_required
-@reviewer_required
-@require_POST
+@reviewer_action
 def token_complete_json(request: HttpRequest, token_id: str) -> HttpResponse:
     form = forms.CompleteWithJsonForm(request.POST)
     if not form.is_valid():
@@ -142,9 +137,7 @@ def token_complete_json(request: HttpRequest, token_id: str) -> HttpResponse:
     return _after_action(request, token_id)
 
 
-@login_required
-@reviewer_required
-@require_POST
+@reviewer_action
 def token_timeout(request: HttpRequest, token_id: str) -> HttpResponse:
     try:
         completion = dashboard_services.token_time_out(
@@ -168,9 +161,7 @@ def _bulk_answer(request: HttpRequest, query: QueryDict, **extra: Any) -> HttpRe
     return render_page(request, "dashboard/inbox.html", context, partial="results")
 
 
-@login_required
-@reviewer_required
-@require_POST
+@reviewer_action
 def bulk_decide(request: HttpRequest) -> HttpResponse:
     # The inbox's filters come back in `query`, so the answer is the same filtered table.
     query = QueryDict(request.POST.get("query", ""))
@@ -205,9 +196,7 @@ def bulk_decide(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
-@reviewer_required
-@require_POST
+@reviewer_action
 def bulk_undo(request: HttpRequest) -> HttpResponse:
     query = QueryDict(request.POST.get("query", ""))
     token_ids = [i for i in request.POST.getlist("ids") if is_plausible_id(i)][: forms.MAX_BULK]
