@@ -8,14 +8,18 @@
     return Array.prototype.slice.call(document.querySelectorAll("#inbox-results tr.token-row"));
   }
 
+  // The current token by id: its row element is replaced when an action or refresh swaps it.
+  var currentId = null;
+
   function currentRow() {
     var active = document.activeElement;
     return (active && active.closest && active.closest("tr.token-row")) ||
-      document.querySelector("#inbox-results tr.token-row.is-current");
+      (currentId && document.getElementById("row-" + currentId));
   }
 
   function select(row) {
     rows().forEach(function (other) { other.classList.remove("is-current"); });
+    currentId = row.getAttribute("data-token");
     row.classList.add("is-current");
     row.focus();
     row.scrollIntoView({ block: "nearest" });

@@ -53,7 +53,11 @@ def test_the_hovered_row_is_the_one_decided_after_a_token_arrives(page, live_ser
         timeout=20_000,
     )
     page.mouse.click(x, y)
-    page.wait_for_load_state("networkidle")
+    # Some row answered the click: pending now, or decided (before the fix).
+    page.wait_for_function(
+        "() => document.querySelector('#inbox-results tr.token-row.is-pending,"
+        " #inbox-results tr.token-row:not(.is-waiting)')"
+    )
 
     # Decided (before the fix) or pending in its undo window: only the hovered token.
     touched = pending_tokens() | {
@@ -224,6 +228,8 @@ def test_keyboard_triage(page, live_server, api):
 
     first, second, third = (create_token(api, title=f"Item {n}", timeout="1h") for n in range(3))
     log_in(page, live_server)  # newest first: third, second, first
+    expect(page.locator(f"#row-{first}")).to_be_visible()
+    page.locator("h1").click()  # the page has the keyboard; no element has focus
     keys = page.keyboard
 
     keys.press("j")
@@ -244,6 +250,7 @@ def test_keyboard_triage(page, live_server, api):
     keys.press("Escape")
     keys.press("r")
     expect(page.locator(f"#row-{first}")).to_have_attribute("data-state", "pending-rejected")
+    expect(page.locator(f"#row-{first} [data-undo]")).to_be_focused()
     assert PendingDecision.objects.get(token_id=first).comment == "duplicate of #12"
 
     keys.press("k")
