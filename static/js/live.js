@@ -179,6 +179,11 @@
   document.addEventListener("click", function (event) {
     if (event.target.closest("[data-show-new]")) showNew();
   });
+  // A filter, page link or bulk action re-rendered the table: the next refresh recounts.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var button = document.querySelector("[data-show-new]");
+    if (button && event.detail.target && event.detail.target.id === "inbox-results") button.hidden = true;
+  });
   document.addEventListener("visibilitychange", function () { if (!document.hidden) refresh(); });
   document.addEventListener("DOMContentLoaded", function () {
     if (!document.querySelector("[data-live-inbox], [data-live-detail]")) return;
