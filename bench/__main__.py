@@ -126,6 +126,16 @@ def main() -> None:
         )
     )  # fmt: skip
 
+    inbox_env = {"BENCH_DATABASE_URL": recreate_database("waitpoints_bench_inbox")}
+    inbox = bench_json(
+        run(
+            ["bench/bench_dashboard.py", "--tokens", str(args.list_tokens), "--repeat", "20"],
+            env=inbox_env,
+        )
+    )
+    index_cost = api["p1_create_rich_rps"] / api["p1_create_rich_unindexed_rps"]
+    inbox_queries = [inbox["inbox_queries"], inbox["any_status_queries"]]
+
     def row(name, value, baseline, goal, met):
         return f"| {name} | {value} | {baseline} | {goal} | {'yes' if met else '**no**'} |"
 
@@ -146,6 +156,11 @@ def main() -> None:
         row("Webhooks: complete → webhook received, p50", f"{hooks['latency_p50_ms']:.1f} ms", f"complete request {hooks['latency_complete_request_p50_ms']:.1f} ms", "", True),
         row("Webhooks: complete → webhook received, p99", f"{hooks['latency_p99_ms']:.1f} ms", "", "≤ 100 ms", hooks["latency_p99_ms"] <= 100),
         *(row(f"Webhooks: complete token, {n} endpoint{'s' * (n > 1)} subscribed", f"{hooks[f'complete_rps_{n}']:.0f} req/s ({hook_ratio[n]:.2f}×)", f"{hooks['complete_rps_0']:.0f} req/s, none subscribed", "≥ 0.9×", hook_ratio[n] >= 0.9) for n in (1, 5)),
+        row(f"Inbox p95, {inbox['tokens']:,.0f} tokens, default view (3 environments)", f"{inbox['default_p95_ms']:.0f} ms", "", "≤ 200 ms", inbox["default_p95_ms"] <= 200),
+        row("Inbox p95, title/context search, a common word", f"{inbox['search_a_common_word_p95_ms']:.0f} ms ({inbox['search_a_common_word_p95_ms'] / inbox['default_p95_ms']:.1f}×)", f"default view {inbox['default_p95_ms']:.0f} ms", "≤ 200 ms", inbox["search_a_common_word_p95_ms"] <= 200),
+        row("Inbox p95, title/context search, a rare word", f"{inbox['search_a_rare_word_p95_ms']:.0f} ms ({inbox['search_a_rare_word_p95_ms'] / inbox['default_p95_ms']:.1f}×)", f"default view {inbox['default_p95_ms']:.0f} ms", "≤ 200 ms", inbox["search_a_rare_word_p95_ms"] <= 200),
+        row("Inbox SQL queries: 25 rows / 100 rows / a search", f"{inbox_queries[0]:.0f} / {inbox_queries[1]:.0f} / {inbox['search_a_common_word_queries']:.0f}", "", "same for any page size", inbox_queries[0] == inbox_queries[1]),
+        row("P1 create with title + context: search index on / off", f"{api['p1_create_rich_rps']:.0f} / {api['p1_create_rich_unindexed_rps']:.0f} req/s ({index_cost:.2f}×)", "same run, index dropped", "≥ 0.8×", index_cost >= 0.8),
         row("P6 bytes per waiting run (run + journal + block; with its token)", f"{waiting.get('bytes_per_run_side', 0):,.0f} B; {waiting.get('bytes_per_run_with_token', 0):,.0f} B", "", "", True),
     ]  # fmt: skip
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -54,6 +54,19 @@ FROM generate_series(1, %(count)s) AS n;
 ANALYZE;
 """
 
+# A moderation token as the dashboard's users create them: every word goes into the search index.
+RICH_TOKEN = {
+    "timeout": "1h",
+    "tags": ["bench"],
+    "title": "Refund order #5010 for customer harbor",
+    "context": {
+        "post_text": "The parcel arrived late and the box was damaged; I would like a refund.",
+        "amount": 129.5,
+        "url": "https://shop.example.com/orders/5010",
+        "customer": {"name": "Amina Haddad", "email": "amina@example.com"},
+    },
+}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -81,13 +94,23 @@ def main() -> None:
             connections=args.connections,
             env=warm,
         )
-        create = wrk(
-            f"{base}/api/v1/waitpoints/tokens",
-            POST_JSON,
-            seconds=args.seconds,
-            connections=args.connections,
-            env=warm,
-        )
+
+        def create_rps(body: dict[str, str]) -> float:
+            return wrk(
+                f"{base}/api/v1/waitpoints/tokens",
+                POST_JSON,
+                seconds=args.seconds,
+                connections=args.connections,
+                env=body,
+            )
+
+        # What the inbox search's full-text index costs a create: a token with a title and a
+        # context, then both bodies again once the index is dropped (docs/benchmarks.md).
+        rich = {"BODY": json.dumps(RICH_TOKEN), "KEY": key}
+        create, create_rich = create_rps(warm), create_rps(rich)
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute("DROP INDEX waitpoint_search_idx")
+        create_unindexed, create_rich_unindexed = create_rps(warm), create_rps(rich)
 
         # Complete: each request completes a different WAITING token (enough for the whole run).
         with psycopg.connect(db_url) as conn:
@@ -151,6 +174,17 @@ def main() -> None:
     print(f"{'measure':<42}{'value':>12}{'ratio to baseline':>20}")
     print(f"{'baseline: bare DRF INSERT (req/s)':<42}{baseline:>12.0f}{1:>20.2f}")
     print(f"{'create token (req/s)':<42}{create:>12.0f}{create / baseline:>20.2f}")
+    print(
+        f"{'create, title + context (req/s)':<42}{create_rich:>12.0f}{create_rich / baseline:>20.2f}"
+    )
+    print(
+        f"{'create, no search index (req/s)':<42}{create_unindexed:>12.0f}"
+        f"{create_unindexed / baseline:>20.2f}"
+    )
+    print(
+        f"{'create, title + context, no index (req/s)':<42}{create_rich_unindexed:>12.0f}"
+        f"{create_rich_unindexed / baseline:>20.2f}"
+    )
     print(f"{'complete token (req/s)':<42}{complete:>12.0f}{complete / baseline:>20.2f}")
     for name, samples in latencies.items():
         label = f"list {name}, {total} tokens (ms)"
@@ -161,6 +195,9 @@ def main() -> None:
         "p1_baseline_rps": baseline,
         "p1_create_rps": create,
         "p1_complete_rps": complete,
+        "p1_create_rich_rps": create_rich,
+        "p1_create_unindexed_rps": create_unindexed,
+        "p1_create_rich_unindexed_rps": create_rich_unindexed,
         "p1_list_tokens": total,
         **{
             f"p1_list_{name.replace(' ', '_').replace('+', '_')}_{q}_ms": percentile(samples, f)

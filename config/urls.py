@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularSwaggerView
 
 from config.api_docs import api_docs
+from dashboard import decision_views
 from dashboard import views as dashboard_views
 from waitpoints.api import ops
 from waitpoints.api.errors import json_not_found, json_server_error
@@ -30,7 +31,7 @@ urlpatterns = [
     path("dashboard/", include("dashboard.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("approve/<str:signed>/", dashboard_views.approval_link, name="approval-link"),
+    path("approve/<str:signed>/", decision_views.approval_link, name="approval-link"),
 ]
 
 

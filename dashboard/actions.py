@@ -16,6 +16,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from dashboard import forms, undo
 from dashboard import services as dashboard_services
 from dashboard.access import reviewer_action
+from dashboard.choices import bulk_choices, dashboard_contract, done_wording
+from dashboard.decision_forms import DecisionForm
 from dashboard.models import PendingDecision
 from dashboard.templatetags.dashboard_extras import describe_outcome
 from dashboard.views import (
@@ -27,7 +29,8 @@ from dashboard.views import (
     with_pending,
 )
 from waitpoints.core.ids import is_plausible_id
-from waitpoints.errors import NotFound
+from waitpoints.errors import InvalidInput, NotFound
+from waitpoints.models import Waitpoint
 from waitpoints.tokens.services.complete import Completion
 
 
@@ -54,7 +57,7 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
     return fallback
 
 
-def _after_action(request: HttpRequest, token_id: str, **forms_: Any) -> HttpResponse:
+def after_action(request: HttpRequest, token_id: str, **forms_: Any) -> HttpResponse:
     """htmx: the swapped row or detail block (with messages out of band); else a redirect."""
     detail_url = reverse("dashboard:token-detail", args=[token_id])
     if not request.htmx:
@@ -68,7 +71,7 @@ def _after_action(request: HttpRequest, token_id: str, **forms_: Any) -> HttpRes
                 "token": with_pending(request, [token])[0],
                 "show_environment": request.POST.get("show_environment") == "1",
                 "row_oob_messages": True,
-                "row_form": forms_.get("decision_form"),
+                "row_form": forms_.get("choice_form"),
                 "undo_seconds": undo.undo_seconds(),
             }
         )
@@ -80,31 +83,40 @@ def _after_action(request: HttpRequest, token_id: str, **forms_: Any) -> HttpRes
 
 @reviewer_action
 def token_decide(request: HttpRequest, token_id: str) -> HttpResponse:
-    form = forms.DecisionForm(request.POST)
-    if not form.is_valid():
-        if not request.htmx:
-            messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
-        # htmx: the row or detail shows the error beside the comment, the draft kept.
-        return _after_action(request, token_id, decision_form=form)
-    choice = form.cleaned_data["choice"]
-    try:
-        outcome = undo.decision_submit(
-            token_id=token_id,
-            choice=choice,
-            comment=form.cleaned_data["comment"],
-            reviewer=request.user.get_username(),
-        )
-    except NotFound:
-        raise Http404("No such token") from None
-    if isinstance(outcome, PendingDecision):
-        messages.info(
-            request,
-            f"{choice.verb} {outcome.token.title or outcome.token_id}: recorded in "
-            f"{undo.undo_seconds():g} s unless you undo.",
-        )
-    else:
-        _report(request, outcome, choice.past)
-    return _after_action(request, token_id)
+    """A choice among the token's options with its form's fields and a comment, checked by
+    `DecisionForm` against `dashboard_contract`, then through the undo window."""
+    token = token_or_404(token_id)
+    form = DecisionForm(dashboard_contract(token), request.POST)
+    if form.is_valid():
+        labels = {option.value: option.label for option in token.contract.options}
+        custom = token.contract.custom_options
+        past, verb = done_wording(form.chosen_values(), labels, custom=custom)
+        try:
+            outcome = undo.decision_submit(
+                token_id=token.id,
+                choice=form.choice(),
+                fields=form.fields_output(),
+                comment=form.cleaned_data["comment"],
+                reviewer=request.user.get_username(),
+            )
+        except NotFound:
+            raise Http404("No such token") from None
+        except InvalidInput as refused:  # no undo window: the token's contract said no
+            form.add_contract_errors(refused.details)
+        else:
+            if isinstance(outcome, PendingDecision):
+                messages.info(
+                    request,
+                    f"{verb} {token.title or token.id}: recorded in "
+                    f"{undo.undo_seconds():g} s unless you undo.",
+                )
+            else:
+                _report(request, outcome, past)
+            return after_action(request, token.id)
+    if not request.htmx:
+        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+    # htmx: the row or detail shows the errors beside the fields (2xx), the draft kept.
+    return after_action(request, token.id, choice_form=form)
 
 
 @reviewer_action
@@ -117,7 +129,7 @@ def token_undo(request: HttpRequest, token_id: str) -> HttpResponse:
         messages.success(request, f"Undone: nothing was recorded for {name}.")
     else:
         messages.warning(request, f"Too late to undo {name}: {describe_outcome(token)}.")
-    return _after_action(request, token_id)
+    return after_action(request, token_id)
 
 
 @reviewer_action
@@ -133,8 +145,12 @@ def token_complete_json(request: HttpRequest, token_id: str) -> HttpResponse:
         )
     except NotFound:
         raise Http404("No such token") from None
+    except InvalidInput as refused:  # the token's response contract
+        form.add_error("data", refused.message)
+        context = detail_context(request, token_or_404(token_id), json_form=form)
+        return render_page(request, "dashboard/detail.html", context, partial="detail", status=422)
     _report(request, completion, "Completed")
-    return _after_action(request, token_id)
+    return after_action(request, token_id)
 
 
 @reviewer_action
@@ -146,7 +162,7 @@ def token_timeout(request: HttpRequest, token_id: str) -> HttpResponse:
     except NotFound:
         raise Http404("No such token") from None
     _report(request, completion, "Timed out")
-    return _after_action(request, token_id)
+    return after_action(request, token_id)
 
 
 def _plural(count: int) -> str:
@@ -171,24 +187,33 @@ def bulk_decide(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
         return _bulk_answer(request, query, bulk_form=form)
-    choice = form.cleaned_data["choice"]
+    token_ids = form.cleaned_data["ids"]
+    offered = {c.value: c for c in bulk_choices(list(Waitpoint.objects.filter(id__in=token_ids)))}
+    choice = offered.get(form.cleaned_data["choice"])
+    if choice is not None and choice.require_comment and not form.cleaned_data["comment"]:
+        messages.error(request, f"A comment is required to choose {choice.label} in bulk.")
+        return _bulk_answer(request, query, bulk_form=form)
+    labels = {value: offer.label for value, offer in offered.items()}
+    past, verb = done_wording([form.cleaned_data["choice"]], labels, custom=False)
     submitted = undo.decisions_submit(
-        token_ids=form.cleaned_data["ids"],
-        choice=choice,
+        token_ids=token_ids,
+        choice=form.cleaned_data["choice"],
         comment=form.cleaned_data["comment"],
         reviewer=request.user.get_username(),
     )
     if submitted.pending:
         messages.info(
             request,
-            f"{choice.verb} {_plural(len(submitted.pending))}: recorded in "
+            f"{verb} {_plural(len(submitted.pending))}: recorded in "
             f"{undo.undo_seconds():g} s unless you undo.",
         )
     outcome = submitted.outcome
     if outcome.decided:
-        messages.success(request, f"{choice.past} {_plural(len(outcome.decided))}.")
+        messages.success(request, f"{past} {_plural(len(outcome.decided))}.")
     for waitpoint in outcome.already_finished:
         messages.warning(request, f"Not changed: {waitpoint.id} — {describe_outcome(waitpoint)}.")
+    for token_id, why in outcome.refused.items():
+        messages.error(request, f"Not decided: {token_id} — {why}.")
     if outcome.missing:
         messages.error(request, f"Unknown tokens skipped: {', '.join(outcome.missing)}.")
     return _bulk_answer(

@@ -10,7 +10,6 @@ from django import forms
 from django.http import QueryDict
 from django.utils import timezone
 
-from dashboard.choices import choice_get, decision_choices
 from waitpoints.core.validation import clean_json, clean_tags
 from waitpoints.errors import InvalidInput
 from waitpoints.models import Environment, WaitpointStatus
@@ -55,7 +54,11 @@ class InboxFilterForm(forms.Form):
         label="Search",
         max_length=200,
         widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": "Token id (its start)", "dir": "auto"}
+            attrs={
+                "type": "search",
+                "placeholder": "Words of the title or context, or an id",
+                "dir": "auto",
+            }
         ),
     )
     env = forms.ChoiceField(required=False, label="Environment")
@@ -98,7 +101,7 @@ class InboxFilterForm(forms.Form):
             statuses=data.get("status") or [],
             all_tags=data.get("tags") or [],
             idempotency_key=data.get("key") or None,
-            id_prefix=(data.get("q") or "").strip() or None,
+            search=(data.get("q") or "").strip() or None,
         )
         if data.get("period"):
             filters.created_from = timezone.now() - PERIODS[data["period"]]
@@ -126,38 +129,21 @@ class InboxFilterForm(forms.Form):
         )
 
 
-class DecisionForm(forms.Form):
-    """One of `decision_choices()`; a choice that requires a comment (Reject, by default)
-    refuses an empty one."""
+class BulkDecisionForm(forms.Form):
+    """One `choice` (an option value the selected tokens share) for up to MAX_BULK tokens;
+    each token's own contract is checked when it is decided (`undo.decisions_submit`)."""
 
-    decision = forms.ChoiceField()
-    comment = forms.CharField(
-        required=False, max_length=MAX_COMMENT_LENGTH, widget=forms.Textarea(attrs={"rows": 2})
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["decision"].choices = [
-            (choice.value, choice.label) for choice in decision_choices()
-        ]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        choice = choice_get(data.get("decision") or "")
-        if choice is not None:
-            data["choice"] = choice
-            if choice.require_comment and not data.get("comment"):
-                self.add_error("comment", f"Give a reason to {choice.label.lower()}.")
-        return data
-
-
-class BulkDecisionForm(DecisionForm):
     ids = forms.MultipleChoiceField(required=True)
+    choice = forms.CharField(max_length=64)
+    comment = forms.CharField(required=False, max_length=MAX_COMMENT_LENGTH)
 
     def __init__(self, data: QueryDict) -> None:
         super().__init__(data)
         self.fields["ids"].choices = [(token_id, token_id) for token_id in data.getlist("ids")]
         self.fields["ids"].error_messages["required"] = "Select at least one token."
+        self.fields["choice"].error_messages["required"] = (
+            "Choose an option for the selected tokens."
+        )
 
     def clean_ids(self) -> list[str]:
         ids = self.cleaned_data["ids"]
@@ -194,12 +180,3 @@ class CompleteWithJsonForm(forms.Form):
             return clean_json(value, field="data")
         except InvalidInput as exc:
             raise forms.ValidationError(f"Not storable: {exc.details['data']}.") from None
-
-
-class ApprovalConfirmForm(forms.Form):
-    comment = forms.CharField(
-        required=False,
-        max_length=MAX_COMMENT_LENGTH,
-        label="Comment (optional)",
-        widget=forms.Textarea(attrs={"rows": 3}),
-    )

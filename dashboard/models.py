@@ -15,7 +15,9 @@ class PendingDecision(models.Model):
     token = models.ForeignKey(
         "waitpoints.Waitpoint", on_delete=models.CASCADE, related_name="pending_decisions"
     )
-    choice = models.CharField(max_length=64)
+    # An option value of the token's contract, or a list of them when it allows `multiple`.
+    choice = models.JSONField()
+    fields = models.JSONField(null=True, blank=True)  # the contract's form, when it has one
     comment = models.TextField(blank=True)
     reviewer = models.CharField(max_length=150)
     apply_at = models.DateTimeField()

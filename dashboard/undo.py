@@ -11,16 +11,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from celery import current_app
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from dashboard import services as dashboard_services
-from dashboard.choices import Choice, choice_get
+from dashboard.choices import dashboard_contract
 from dashboard.models import PendingDecision
 from waitpoints.conf import waitpoints_settings
-from waitpoints.errors import NotFound
+from waitpoints.decisions.contract import person_decision
+from waitpoints.errors import InvalidInput, NotFound
 from waitpoints.models import CompletionVia
 from waitpoints.tokens import selectors
 from waitpoints.tokens.services.complete import Completion
@@ -36,17 +38,28 @@ def undo_seconds() -> float:
     return float(waitpoints_settings.dashboard_undo_seconds)
 
 
+Choice = str | list[str]  # an option value, a list when the token allows `multiple`
+
+
 def decision_submit(
-    *, token_id: str, choice: Choice, comment: str, reviewer: str
+    *,
+    token_id: str,
+    choice: Choice,
+    fields: dict[str, Any] | None = None,
+    comment: str,
+    reviewer: str,
 ) -> PendingDecision | Completion:
     """A pending decision (undoable until its `apply_at`), or with no window the recorded one.
 
-    Raises NotFound for an unknown token. A token already finished gives the losing
-    `Completion` at once: there is nothing to wait for.
+    The caller has validated it against `dashboard_contract` (the form). Raises NotFound for
+    an unknown token, and with no window InvalidInput when the contract refuses it. A token
+    already finished gives the losing `Completion` at once: there is nothing to wait for.
     """
     window = undo_seconds()
     if window <= 0:
-        return _decide(token_id=token_id, choice=choice, comment=comment, reviewer=reviewer)
+        return _decide(
+            token_id=token_id, choice=choice, fields=fields, comment=comment, reviewer=reviewer
+        )
     waitpoint = selectors.token_get(environment=None, token_id=token_id)
     if waitpoint.is_finished:
         return Completion(waitpoint, won=False)
@@ -54,7 +67,8 @@ def decision_submit(
         with transaction.atomic():
             pending = PendingDecision.objects.create(
                 token=waitpoint,
-                choice=choice.value,
+                choice=choice,
+                fields=fields,
                 comment=comment,
                 reviewer=reviewer,
                 apply_at=timezone.now() + timedelta(seconds=window),
@@ -99,17 +113,24 @@ def pending_decision_apply(*, pending_id: int, now: datetime | None = None) -> C
         )
         if pending is None:
             return None
-        choice = choice_get(pending.choice)
         completion = None
-        if choice is not None:
-            completion = _decide(
-                token_id=pending.token_id,
-                choice=choice,
-                comment=pending.comment,
-                reviewer=pending.reviewer,
+        try:
+            # A savepoint: a refusal must not undo the delete below.
+            with transaction.atomic():
+                completion = _decide(
+                    token_id=pending.token_id,
+                    choice=pending.choice,
+                    fields=pending.fields,
+                    comment=pending.comment,
+                    reviewer=pending.reviewer,
+                )
+        except InvalidInput as refused:
+            # The form checked it when submitted: only a contract changed meanwhile gets here.
+            logger.warning(
+                "Dropped pending decision %s on %s: %s", pending.pk, pending.token_id, refused
             )
-        else:
-            logger.warning("Dropped pending decision %s: unknown choice", pending.choice)
+        except NotFound:
+            logger.warning("Dropped pending decision %s: its token is gone", pending.pk)
         pending.delete()
     return completion
 
@@ -132,10 +153,13 @@ def pending_by_token(*, token_ids: list[str], reviewer: str) -> dict[str, Pendin
     }
 
 
-def _decide(*, token_id: str, choice: Choice, comment: str, reviewer: str) -> Completion:
+def _decide(
+    *, token_id: str, choice: Choice, fields: dict[str, Any] | None, comment: str, reviewer: str
+) -> Completion:
     return dashboard_services.token_decide(
         token_id=token_id,
-        decision=choice.decision,
+        choice=choice,
+        fields=fields,
         comment=comment,
         reviewer=reviewer,
         via=CompletionVia.DASHBOARD,
@@ -149,25 +173,32 @@ class BulkSubmission:
 
 
 def decisions_submit(
-    *, token_ids: list[str], choice: Choice, comment: str, reviewer: str
+    *, token_ids: list[str], choice: str, comment: str, reviewer: str
 ) -> BulkSubmission:
-    """Bulk `decision_submit`: pending decisions, or with no window `tokens_decide` at once."""
-    if undo_seconds() <= 0:
-        outcome = dashboard_services.tokens_decide(
-            token_ids=token_ids, decision=choice.decision, comment=comment, reviewer=reviewer
-        )
-        return BulkSubmission(outcome=outcome)
+    """Bulk `decision_submit`, each token checked against its own `dashboard_contract` first:
+    one that refuses the choice (or needs its form) is skipped with the reason."""
     submission = BulkSubmission()
+    outcome = submission.outcome
     for token_id in dict.fromkeys(token_ids):
         try:
+            waitpoint = selectors.token_get(environment=None, token_id=token_id)
+            contract = dashboard_contract(waitpoint)
+            answer: Choice = [choice] if contract.multiple else choice
+            person_decision(contract, choice=answer, fields={}, comment=comment, reviewer=reviewer)
             result = decision_submit(
-                token_id=token_id, choice=choice, comment=comment, reviewer=reviewer
+                token_id=token_id, choice=answer, comment=comment, reviewer=reviewer
             )
         except NotFound:
-            submission.outcome.missing.append(token_id)
+            outcome.missing.append(token_id)
+            continue
+        except InvalidInput as refused:
+            if waitpoint.is_finished:
+                outcome.already_finished.append(waitpoint)
+            else:
+                outcome.refused[token_id] = refused.message
             continue
         if isinstance(result, PendingDecision):
             submission.pending.append(result)
         else:
-            submission.outcome.already_finished.append(result.waitpoint)
+            (outcome.decided if result.won else outcome.already_finished).append(result.waitpoint)
     return submission

@@ -1,8 +1,9 @@
-"""Reviewer dashboard and emailed approval-link pages (docs/architecture.md). Views stay thin:
+"""Reviewer dashboard pages (docs/architecture.md, "Dashboard"). Views stay thin:
 forms parse, `dashboard.services` and `dashboard.undo` decide, selectors read, templates render.
 
 Every page renders in full; an htmx request gets only the named partial it swaps. The reviewer
-actions (decide, undo, bulk, ...) are in `dashboard.actions`.
+actions (decide, undo, bulk, ...) are in `dashboard.actions`; extending a deadline and the
+emailed links' page in `dashboard.decision_views`.
 """
 
 from __future__ import annotations
@@ -11,17 +12,16 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
-from django.utils.cache import add_never_cache_headers, patch_vary_headers
-from django.views.decorators.http import require_GET, require_http_methods
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET
 
 from dashboard import forms, undo
-from dashboard import services as dashboard_services
 from dashboard.access import can_complete, login_required
-from dashboard.choices import decision_choices
+from dashboard.choices import bulk_choices, dashboard_contract, decision_choices
+from dashboard.decision_forms import DecisionForm, ExtendDeadlineForm
 from waitpoints.core.ids import is_plausible_id
 from waitpoints.errors import InvalidInput, NotFound
-from waitpoints.models import CompletionVia, Environment, Run, RunBlock, Waitpoint
-from waitpoints.notifications import emails
+from waitpoints.models import Environment, Run, RunBlock, Waitpoint
 from waitpoints.tokens import selectors
 from waitpoints.tokens.callbacks import callback_url
 
@@ -68,7 +68,6 @@ def row_context(request: HttpRequest, inbox_params: QueryDict) -> dict[str, Any]
     """What every inbox row needs besides its token (the page and a swapped row share it)."""
     return {
         "can_complete": can_complete(request),
-        "choices": decision_choices(),
         "filter_params": inbox_params,
         "page_params": inbox_params,
         "selected_ids": set(),
@@ -83,20 +82,18 @@ def inbox_context(request: HttpRequest, params: QueryDict) -> dict[str, Any]:
     environments = list(Environment.objects.order_by("slug"))
     form = forms.InboxFilterForm(params, environments=environments)
     form.is_valid()  # invalid fields are shown and left out of the filters
-    tokens = selectors.token_list(
-        environments=form.selected_environments(), filters=form.token_filters()
-    ).select_related("environment")
+    listing = {"environments": form.selected_environments(), "filters": form.token_filters()}
     cursor_error = None
     try:
-        page = selectors.paginate(
-            tokens,
+        page = selectors.token_page(
+            **listing,
             size=form.page_size,
             after=params.get("after") or None,
             before=params.get("before") or None,
         )
     except InvalidInput:
         cursor_error = "That page link is no longer valid; showing the newest tokens."
-        page = selectors.paginate(tokens, size=form.page_size)
+        page = selectors.token_page(**listing, size=form.page_size)
     filter_params = params.copy()
     for name in NOT_FILTERS:
         filter_params.pop(name, None)
@@ -115,6 +112,7 @@ def inbox_context(request: HttpRequest, params: QueryDict) -> dict[str, Any]:
             "selected_ids": set(params.getlist("ids")),
             "cursor_error": cursor_error,
             "undo_seconds": undo.undo_seconds(),
+            "bulk_choices": bulk_choices(page.items),
         }
     )
     return context
@@ -149,9 +147,11 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 def detail_context(request: HttpRequest, token: Waitpoint, **forms_: Any) -> dict[str, Any]:
     with_pending(request, [token])
+    may_complete = can_complete(request)
     return {
         "token": token,
-        "callback_url": callback_url(token),
+        # A credential that completes the token: only for people who may decide.
+        "callback_url": callback_url(token) if may_complete else None,
         "blocked_runs": [
             block.run
             for block in RunBlock.objects.filter(waitpoint=token)
@@ -159,10 +159,11 @@ def detail_context(request: HttpRequest, token: Waitpoint, **forms_: Any) -> dic
             .order_by("created_at")
         ],
         "audit_events": list(token.audit_events.all()),
-        "can_complete": can_complete(request),
-        "choices": decision_choices(),
+        "can_complete": may_complete,
+        "choices": decision_choices(token),
         "reviewer": request.user.get_username(),
-        "decision_form": forms_.get("decision_form") or forms.DecisionForm(),
+        "choice_form": forms_.get("choice_form") or DecisionForm(dashboard_contract(token)),
+        "extend_form": forms_.get("extend_form") or ExtendDeadlineForm(),
         "json_form": forms_.get("json_form") or forms.CompleteWithJsonForm(),
     }
 
@@ -186,55 +187,6 @@ def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
         raise Http404("No such run")
     blocks = RunBlock.objects.filter(run=run).select_related("waitpoint").order_by("created_at")
     return render(request, "dashboard/run.html", {"run": run, "blocks": list(blocks)})
-
-
-# --- Emailed approval links ---------------------------------------------------------------------
-
-
-def _link_page(request: HttpRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
-    response = render(request, "dashboard/approval.html", context, status=status)
-    # The signed URL is a credential: keep it out of caches and cross-site Referer headers
-    # ("no-referrer" would also blank the Origin of the confirm POST, and CSRF refuses that).
-    add_never_cache_headers(response)
-    response["Referrer-Policy"] = "same-origin"
-    return response
-
-
-@require_http_methods(["GET", "HEAD", "POST"])
-def approval_link(request: HttpRequest, signed: str) -> HttpResponse:
-    """GET/HEAD only show the token and one confirm button; the POST decides."""
-    try:
-        link = emails.read_approval_link(signed)
-    except emails.LinkInvalid as invalid:
-        return _link_page(request, {"state": "invalid"}, status=invalid.code.status)
-    except emails.LinkExpired as expired:
-        token = _token_or_none(expired.link.token_id)
-        context = {"state": "expired", "token": token}
-        return _link_page(request, context, status=expired.code.status)
-    token = _token_or_none(link.token_id)
-    if token is None:
-        return _link_page(request, {"state": "invalid"}, status=404)
-    if token.is_finished:
-        return _link_page(request, {"state": "decided", "token": token, "link": link})
-    form = forms.ApprovalConfirmForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        completion = dashboard_services.token_decide(
-            token_id=token.id,
-            decision=link.decision,
-            comment=form.cleaned_data["comment"],
-            reviewer=link.recipient,
-            via=CompletionVia.EMAIL,
-        )
-        state = "done" if completion.won else "decided"
-        return _link_page(request, {"state": state, "token": completion.waitpoint, "link": link})
-    return _link_page(request, {"state": "confirm", "token": token, "link": link, "form": form})
-
-
-def _token_or_none(token_id: str) -> Waitpoint | None:
-    try:
-        return selectors.token_get(environment=None, token_id=token_id)
-    except NotFound:
-        return None
 
 
 def home(request: HttpRequest) -> HttpResponse:

@@ -27,6 +27,7 @@ import requests
 __all__ = ["ApiError", "Client", "CreatedToken", "Token", "TokenPage"]
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
+NOT_GIVEN: Any = object()  # no timeout_output (None is a JSON null output)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,9 @@ class Token:
     context: Any
     output: Any = None
     output_is_error: bool = False
+    response: Any = None  # the response contract (README, "Decisions")
+    resolution: dict[str, Any] | None = None  # {"via", "by"} once finished
+    display: dict[str, str] | None = None  # how people see the context (README)
 
     @property
     def error(self) -> Any:
@@ -77,6 +81,9 @@ class Token:
             context=body.get("context"),
             output=body.get("output"),
             output_is_error=bool(body.get("outputIsError", False)),
+            response=body.get("response"),
+            resolution=body.get("resolution"),
+            display=body.get("display"),
         )
 
 
@@ -172,6 +179,9 @@ class Client:
         tags: str | list[str] | None = None,
         title: str | None = None,
         context: Any = None,
+        response: dict[str, Any] | None = None,
+        timeout_output: Any = NOT_GIVEN,
+        display: dict[str, str] | None = None,
     ) -> CreatedToken:
         body: dict[str, Any] = {}
         if timeout is not None:
@@ -186,6 +196,12 @@ class Client:
             body["title"] = title
         if context is not None:
             body["context"] = context
+        if response is not None:
+            body["response"] = response
+        if timeout_output is not NOT_GIVEN:
+            body["timeoutOutput"] = timeout_output
+        if display is not None:
+            body["display"] = display
         data = self._request("POST", "/waitpoints/tokens", json=body)
         return CreatedToken(
             id=data["id"],
@@ -201,6 +217,21 @@ class Client:
             "POST", f"/waitpoints/tokens/{_id(token)}/complete", json={"data": data}
         )
         return bool(body.get("success"))
+
+    def fail_token(self, token: str | CreatedToken | Token, error: dict[str, Any]) -> bool:
+        """Fail a token with `{"message", "name"?, "data"?}`; True once accepted (also when it
+        was already finished: then nothing changed)."""
+        body = self._request("POST", f"/waitpoints/tokens/{_id(token)}/fail", json={"error": error})
+        return bool(body.get("success"))
+
+    def extend_token(self, token: str | CreatedToken | Token, timeout: str | datetime) -> Token:
+        """Move a waiting token's deadline later; ApiError 409 (already_finished) once done."""
+        body = self._request(
+            "POST",
+            f"/waitpoints/tokens/{_id(token)}/extend",
+            json={"timeout": _date_param(timeout)},
+        )
+        return Token.from_json(body)
 
     def retrieve_token(self, token: str | CreatedToken | Token) -> Token:
         return Token.from_json(self._request("GET", f"/waitpoints/tokens/{_id(token)}"))

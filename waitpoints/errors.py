@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     APPROVAL_LINK_EXPIRED = "approval_link_expired"  # the dashboard's emailed links
     LENGTH_REQUIRED = "length_required"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    ALREADY_FINISHED = "already_finished"
     INVALID_INPUT = "invalid_input"
     RATE_LIMITED = "rate_limited"
     INTERNAL_ERROR = "internal_error"
@@ -60,6 +61,7 @@ _STATUSES = {
     ErrorCode.APPROVAL_LINK_EXPIRED: 410,
     ErrorCode.LENGTH_REQUIRED: 411,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.ALREADY_FINISHED: 409,
     ErrorCode.INVALID_INPUT: 422,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.INTERNAL_ERROR: 500,
@@ -112,5 +114,16 @@ class NotFound(WaitpointsError):
     code = ErrorCode.NOT_FOUND
 
 
+class AlreadyFinished(WaitpointsError):
+    """The token is no longer WAITING, and the operation only applies to a waiting one (409)."""
+
+    code = ErrorCode.ALREADY_FINISHED
+
+
 class WaitpointTimeoutError(WaitpointsError):
     """Raised by `WaitResult.unwrap()` when the awaited waitpoint timed out."""
+
+
+class WaitpointFailedError(WaitpointsError):
+    """Raised by `WaitResult.unwrap()` when the awaited token was failed (its `fail` endpoint,
+    `wait.fail_token`); `name`, `output` (the error object) and `data` say how."""

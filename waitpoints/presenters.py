@@ -11,9 +11,21 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from waitpoints.models import Run, RunStatus, Waitpoint, WaitpointStatus, WebhookEvent
+from waitpoints.models import (
+    CompletionVia,
+    Run,
+    RunStatus,
+    Waitpoint,
+    WaitpointStatus,
+    WebhookEvent,
+)
 from waitpoints.runs import selectors as run_selectors
 from waitpoints.tokens.callbacks import callback_url
+
+
+class ResolutionSerializer(serializers.Serializer):
+    via = serializers.ChoiceField(choices=CompletionVia.choices)
+    by = serializers.CharField(allow_null=True)
 
 
 class TokenSerializer(serializers.Serializer):
@@ -30,6 +42,15 @@ class TokenSerializer(serializers.Serializer):
     createdAt = serializers.DateTimeField(source="created_at")
     title = serializers.CharField(allow_blank=True)
     context = serializers.JSONField(allow_null=True)
+    response = serializers.JSONField(
+        source="declared_response",
+        allow_null=True,
+        help_text="What may be answered (null: approve/reject, any data)",
+    )
+    resolution = ResolutionSerializer(
+        allow_null=True, help_text="How a finished token ended (null while it waits)"
+    )
+    display = serializers.JSONField(allow_null=True)
 
     def get_url(self, waitpoint: Waitpoint) -> str:
         return callback_url(waitpoint)
@@ -40,6 +61,9 @@ class TokenDetailSerializer(TokenSerializer):
     outputType = serializers.SerializerMethodField()
     outputIsError = serializers.BooleanField(source="result_is_error")
     error = serializers.SerializerMethodField()
+    timeoutOutput = serializers.SerializerMethodField(
+        help_text="The output the deadline completes the token with (null: it times out)"
+    )
 
     @extend_schema_field(serializers.JSONField(allow_null=True))
     def get_output(self, waitpoint: Waitpoint):
@@ -47,6 +71,10 @@ class TokenDetailSerializer(TokenSerializer):
 
     def get_outputType(self, waitpoint: Waitpoint) -> str | None:
         return "application/json" if waitpoint.is_finished else None
+
+    @extend_schema_field(serializers.JSONField(allow_null=True))
+    def get_timeoutOutput(self, waitpoint: Waitpoint):
+        return waitpoint.timeout_output["value"] if waitpoint.deadline_decides else None
 
     @extend_schema_field(serializers.JSONField(allow_null=True))
     def get_error(self, waitpoint: Waitpoint):

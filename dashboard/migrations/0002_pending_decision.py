@@ -22,7 +22,8 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("choice", models.CharField(max_length=64)),
+                ("choice", models.JSONField()),
+                ("fields", models.JSONField(blank=True, null=True)),
                 ("comment", models.TextField(blank=True)),
                 ("reviewer", models.CharField(max_length=150)),
                 ("apply_at", models.DateTimeField()),

@@ -19,6 +19,7 @@ VIA_LABELS = {
     CompletionVia.EMAIL: "an emailed link",
     CompletionVia.TIMEOUT: "timeout",
     CompletionVia.SDK: "the Python SDK",
+    CompletionVia.FAIL: "a failure report",
 }
 
 
@@ -40,12 +41,30 @@ def describe_outcome(waitpoint: Waitpoint) -> str:
     if status == WaitpointStatus.TIMED_OUT:
         moment = waitpoint.result_completed_at or waitpoint.timeout_at
         return f"Timed out at {moment:%Y-%m-%d %H:%M:%S} UTC"
-    output = waitpoint.output
+    output = waitpoint.result_output
+    resolution = waitpoint.resolution or {}
     verdict = "Completed"
     if isinstance(output, dict) and output.get("status") in ("approved", "rejected"):
         verdict = output["status"].capitalize()
-    who = f" by {waitpoint.completed_by}" if waitpoint.completed_by else ""
-    return f"{verdict}{who} via {via_label(waitpoint.completed_via)}"
+    elif isinstance(output, dict) and "choice" in output:
+        verdict = "Chose " + ", ".join(_labels(waitpoint, output["choice"]))
+    if resolution.get("via") == CompletionVia.FAIL:
+        message = output.get("message", "") if isinstance(output, dict) else ""
+        verdict = f"Failed ({message})" if message else "Failed"
+    who = f" by {resolution['by']}" if resolution.get("by") else ""
+    if resolution.get("via") == CompletionVia.TIMEOUT:
+        return f"{verdict} by the deadline"
+    return f"{verdict}{who} via {via_label(resolution.get('via', ''))}"
+
+
+def _labels(waitpoint: Waitpoint, choice: Any) -> list[str]:
+    values = choice if isinstance(choice, list) else [choice]
+    contract = waitpoint.contract
+    return [
+        option.label if (option := contract.option(value)) else str(value)
+        for value in values
+        if isinstance(value, str)
+    ]
 
 
 register.filter("outcome", describe_outcome)

@@ -43,6 +43,7 @@ def test_every_code_has_one_status_and_a_stable_snake_case_value():
         "approval_link_expired",
         "length_required",
         "payload_too_large",
+        "already_finished",
         "invalid_input",
         "rate_limited",
         "internal_error",

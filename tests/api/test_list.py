@@ -63,7 +63,8 @@ def test_list_items_have_token_fields_but_no_output(api, mixed):
     item = api.get(TOKENS).json()["data"][0]
     assert set(item) == {
         "id", "url", "status", "completedAt", "timeoutAt", "idempotencyKey",
-        "idempotencyKeyExpiresAt", "tags", "createdAt", "title", "context",
+        "idempotencyKeyExpiresAt", "tags", "createdAt", "title", "context", "display", "response",
+        "resolution",
     }  # fmt: skip
     assert "output" not in item
 

@@ -24,6 +24,9 @@ TOKEN_FIELDS = {
     "createdAt",
     "title",
     "context",
+    "response",
+    "resolution",
+    "display",
 }
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +66,13 @@ def test_retrieve_has_token_fields_and_output(api, create_token):
 
     body = api.get(f"{TOKENS}/{token['id']}").json()
 
-    assert set(body) == TOKEN_FIELDS | {"output", "outputType", "outputIsError", "error"}
+    assert set(body) == TOKEN_FIELDS | {
+        "output",
+        "outputType",
+        "outputIsError",
+        "error",
+        "timeoutOutput",
+    }
     assert body["status"] == "COMPLETED"
     assert body["output"] == {"approved": True}
     assert body["outputType"] == "application/json"

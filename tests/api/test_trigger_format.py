@@ -83,7 +83,7 @@ def test_trigger_format_of_a_list(api, create_token):
     finish(api, done["id"], "yes")
     response = api.get(TOKENS, {"filter[tags]": "fmt", "page[size]": 1}, **SDK_HEADERS)
     body = response.json()
-    finished_keys = {"completedAt", "idempotencyKey", "idempotencyKeyExpiresAt"}
+    finished_keys = {"completedAt", "idempotencyKey", "idempotencyKeyExpiresAt", "resolution"}
     assert set(body["data"][0]) == TOKEN_KEYS | finished_keys
     assert "output" not in body["data"][0]  # a list never carries outputs, as Trigger.dev's
     page = api.get(

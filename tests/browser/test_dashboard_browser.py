@@ -88,12 +88,16 @@ def test_reviewer_filters_approves_rejects_and_sees_new_tokens(page, live_server
     assert approved["output"] == {
         "approved": True,
         "status": "approved",
+        "choice": "approved",
+        "fields": {},
         "comment": "",
         "reviewedBy": "alice",
     }
     assert rejected["output"] == {
         "approved": False,
         "status": "rejected",
+        "choice": "rejected",
+        "fields": {},
         "comment": "No receipt attached",
         "reviewedBy": "alice",
     }

@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.notifications.support import queued_emails
+from waitpoints import wait
 from waitpoints.tokens.services.create import token_create
 
 
@@ -19,3 +21,22 @@ def make_token(environment):
 def decide_at_once(settings):
     """Dashboard decisions are recorded at once here; test_undo.py sets the undo window."""
     settings.WAITPOINTS_DASHBOARD_UNDO_SECONDS = 0
+
+
+@pytest.fixture
+def queue(monkeypatch):
+    return queued_emails(monkeypatch)
+
+
+@pytest.fixture
+def send_email(queue, django_capture_on_commit_callbacks):
+    """`wait.send_approval_email` in "prod", then its queued emails sent, as the task sends them."""
+
+    def send(token_id: str, **fields):
+        queue.messages.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            addresses = wait.send_approval_email(token_id, environment="prod", **fields)
+        queue.deliver_now()
+        return addresses
+
+    return send

@@ -237,7 +237,7 @@ def test_viewer_sees_the_list_without_actions(viewer_client, make_token):
     response = viewer_client.get(INBOX)
     assert token.id in listed_ids(response)
     html = response.content.decode()
-    assert "bulk-form" not in html and 'name="decision"' not in html
+    assert "bulk-form" not in html and 'name="choice"' not in html
     assert "read-only" in html
 
 

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 def reject(client, token, comment="", render="row"):
     return client.post(
         f"/dashboard/tokens/{token.id}/decide/",
-        {"decision": "rejected", "comment": comment, "render": render},
+        {"choice": "rejected", "comment": comment, "render": render},
         HTTP_HX_REQUEST="true",
     )
 
@@ -23,19 +23,19 @@ def test_reject_without_a_reason_is_refused_and_the_row_keeps_asking(reviewer_cl
     response = reject(reviewer_client, token, comment="   ")
     html = response.content.decode()
     assert response.status_code == 200  # htmx swaps it: the error shows in the row
-    assert "Give a reason to reject." in html and 'aria-invalid="true"' in html
-    assert 'name="decision"' in html
+    assert "A comment is required to choose Reject." in html and 'aria-invalid="true"' in html
+    assert 'name="choice"' in html
     assert stored(token).status == WaitpointStatus.WAITING
 
 
 def test_reject_reason_on_the_detail_page_and_in_bulk(reviewer_client, make_token):
     token = make_token()
     html = reject(reviewer_client, token, render="detail").content.decode()
-    assert "Give a reason to reject." in html and 'id="decision-comment"' in html
+    assert "A comment is required to choose Reject." in html and 'id="decision-error"' in html
     bulk = reviewer_client.post(
-        "/dashboard/bulk/", {"decision": "rejected", "ids": [token.id]}, HTTP_HX_REQUEST="true"
+        "/dashboard/bulk/", {"choice": "rejected", "ids": [token.id]}, HTTP_HX_REQUEST="true"
     )
-    assert "Give a reason to reject." in bulk.content.decode()
+    assert "A comment is required to choose Reject" in bulk.content.decode()
     assert stored(token).status == WaitpointStatus.WAITING
 
 
@@ -48,7 +48,7 @@ def test_a_deployment_may_make_the_reason_optional(reviewer_client, make_token, 
 
 def test_approve_needs_no_comment(reviewer_client, make_token):
     token = make_token()
-    reviewer_client.post(f"/dashboard/tokens/{token.id}/decide/", {"decision": "approved"})
+    reviewer_client.post(f"/dashboard/tokens/{token.id}/decide/", {"choice": "approved"})
     assert stored(token).output["status"] == "approved"
 
 
@@ -75,7 +75,7 @@ def test_an_ended_session_gets_hx_redirect_to_login_not_a_page(client, make_toke
     assert b"<html" not in refresh.content
     action = client.post(
         f"/dashboard/tokens/{token.id}/decide/",
-        {"decision": "approved"},
+        {"choice": "approved"},
         HTTP_HX_REQUEST="true",
     )
     assert action.status_code == 401 and action["HX-Redirect"].startswith("/accounts/login/")
@@ -88,7 +88,7 @@ def test_branded_404_and_403_pages(reviewer_client, viewer_client, make_token):
     assert missing.status_code == 404 and b"Nothing here" in missing.content
     assert b"Back to the tokens" in missing.content
     token = make_token()
-    refused = viewer_client.post(f"/dashboard/tokens/{token.id}/decide/", {"decision": "approved"})
+    refused = viewer_client.post(f"/dashboard/tokens/{token.id}/decide/", {"choice": "approved"})
     assert refused.status_code == 403 and b"Reviewers" in refused.content
 
 

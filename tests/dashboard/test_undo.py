@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from dashboard import undo
-from dashboard.choices import choice_get
+from dashboard.choices import decision_choices
 from dashboard.models import PendingDecision
 from tests.helpers import stored
 from tests.processes import wait_until
@@ -26,10 +26,10 @@ def undo_window(settings):
     settings.WAITPOINTS_DASHBOARD_UNDO_SECONDS = 5
 
 
-def decide(client, token, decision="approved", comment="", **extra):
+def decide(client, token, choice="approved", comment="", **extra):
     return client.post(
         f"/dashboard/tokens/{token.id}/decide/",
-        {"decision": decision, "comment": comment, "render": "row"},
+        {"choice": choice, "comment": comment, "render": "row"},
         HTTP_HX_REQUEST="true",
         **extra,
     )
@@ -63,7 +63,7 @@ def test_undo_deletes_it_and_nothing_is_ever_recorded(reviewer_client, make_toke
 
     html = response.content.decode()
     assert "Undone: nothing was recorded for Post #7." in html
-    assert 'data-state="waiting"' in html and 'name="decision"' in html
+    assert 'data-state="waiting"' in html and 'name="choice"' in html
     assert not PendingDecision.objects.exists()
     assert undo.pending_decisions_apply_due(now=later()) == 0
     assert stored(token).status == WaitpointStatus.WAITING
@@ -73,7 +73,7 @@ def test_the_lapsed_decision_is_recorded_once_with_the_reviewers_output(
     reviewer_client, make_token
 ):
     token = make_token()
-    decide(reviewer_client, token, decision="rejected", comment="spam")
+    decide(reviewer_client, token, "rejected", comment="spam")
     pending = PendingDecision.objects.get()
 
     assert undo.pending_decision_apply(pending_id=pending.pk) is None  # not due yet
@@ -83,6 +83,8 @@ def test_the_lapsed_decision_is_recorded_once_with_the_reviewers_output(
     assert stored(token).output == {
         "approved": False,
         "status": "rejected",
+        "choice": "rejected",
+        "fields": {},
         "comment": "spam",
         "reviewedBy": "alice",
     }
@@ -130,7 +132,7 @@ def test_a_decision_elsewhere_during_the_window_wins(reviewer_client, make_token
 def test_a_double_click_keeps_one_pending_decision(reviewer_client, make_token):
     token = make_token()
     decide(reviewer_client, token)
-    decide(reviewer_client, token, decision="rejected", comment="changed my mind")
+    decide(reviewer_client, token, "rejected", comment="changed my mind")
     assert PendingDecision.objects.get(token=token).choice == "approved"
 
 
@@ -138,7 +140,7 @@ def test_bulk_decisions_wait_and_undo_all_takes_them_back(reviewer_client, make_
     first, second, other = make_token(), make_token(), make_token()
     response = reviewer_client.post(
         "/dashboard/bulk/",
-        {"decision": "approved", "ids": [first.id, second.id], "query": "status="},
+        {"choice": "approved", "ids": [first.id, second.id], "query": "status="},
         HTTP_HX_REQUEST="true",
     )
     html = response.content.decode()
@@ -236,8 +238,110 @@ def test_a_worker_records_the_decision_when_the_window_lapses(
     assert not PendingDecision.objects.exists()
 
 
-def test_choices_read_the_reject_reason_setting(settings):
+def test_choices_read_the_reject_reason_setting(settings, make_token):
+    token = make_token()
     settings.WAITPOINTS_REJECT_REQUIRES_REASON = False
-    assert not choice_get("rejected").require_comment
+    approve, reject = decision_choices(token)
+    assert not reject.require_comment
     settings.WAITPOINTS_REJECT_REQUIRES_REASON = True
-    assert choice_get("rejected").require_comment and not choice_get("approved").require_comment
+    approve, reject = decision_choices(token)
+    assert reject.require_comment and not approve.require_comment
+    assert (approve.value, approve.shortcut, reject.value, reject.shortcut) == (
+        "approved",
+        "a",
+        "rejected",
+        "r",
+    )
+
+
+FORM_RESPONSE = {
+    "options": [
+        {"value": "ship", "label": "Ship it", "style": "primary"},
+        {"value": "hold", "label": "Hold", "style": "danger"},
+    ],
+    "schema": {
+        "type": "object",
+        "properties": {"amount": {"type": "integer", "minimum": 1, "maximum": 10}},
+        "required": ["amount"],
+    },
+}
+
+
+def detail_decide(client, token, data):
+    return client.post(
+        f"/dashboard/tokens/{token.id}/decide/",
+        {"render": "detail", **data},
+        HTTP_HX_REQUEST="true",
+    )
+
+
+def test_a_choice_with_form_fields_waits_out_the_window_then_is_recorded(
+    reviewer_client, make_token
+):
+    token = make_token(response=FORM_RESPONSE)
+    response = detail_decide(reviewer_client, token, {"choice": "ship", "field_0": "3"})
+
+    assert response.status_code == 200
+    assert 'data-state="pending-ship"' in response.content.decode()
+    assert "Choosing Ship it" in response.content.decode()
+    pending = PendingDecision.objects.get(token=token)
+    assert (pending.choice, pending.fields) == ("ship", {"amount": 3})
+    assert stored(token).status == WaitpointStatus.WAITING
+
+    assert undo.pending_decision_apply(pending_id=pending.pk, now=later()) is not None
+    assert stored(token).output == {
+        "choice": "ship",
+        "fields": {"amount": 3},
+        "comment": "",
+        "reviewedBy": "alice",
+    }
+    assert not PendingDecision.objects.exists()
+
+
+def test_an_undone_choice_with_form_fields_records_nothing(reviewer_client, make_token):
+    token = make_token(response=FORM_RESPONSE)
+    detail_decide(reviewer_client, token, {"choice": "hold", "field_0": "2", "comment": "wait"})
+    pending = PendingDecision.objects.get(token=token)
+    assert pending.fields == {"amount": 2}
+
+    reviewer_client.post(f"/dashboard/tokens/{token.id}/undo/", {"render": "detail"})
+
+    assert not PendingDecision.objects.exists()
+    assert undo.pending_decisions_apply_due(now=later()) == 0
+    assert stored(token).status == WaitpointStatus.WAITING
+    assert not AuditEvent.objects.filter(
+        waitpoint=token, action=AuditEvent.Action.COMPLETED
+    ).exists()
+
+
+def test_an_invalid_form_creates_no_pending_decision(reviewer_client, make_token):
+    token = make_token(response=FORM_RESPONSE)
+    response = detail_decide(reviewer_client, token, {"choice": "ship", "field_0": "11"})
+    assert response.status_code == 200 and "less than or equal to 10" in response.content.decode()
+    assert not PendingDecision.objects.exists()
+
+
+def test_a_pending_choice_the_contract_refuses_at_apply_time_is_dropped(make_token):
+    token = make_token(response=FORM_RESPONSE)
+    pending = PendingDecision.objects.create(
+        token=token, choice="ship", fields={"amount": 99}, reviewer="alice", apply_at=later(-1)
+    )
+    assert undo.pending_decision_apply(pending_id=pending.pk) is None
+    assert not PendingDecision.objects.filter(pk=pending.pk).exists()
+    assert stored(token).status == WaitpointStatus.WAITING
+
+
+def test_bulk_goes_through_the_window_per_token_and_reports_refusals(
+    reviewer_client, make_token, settings
+):
+    settings.WAITPOINTS_REJECT_REQUIRES_REASON = False
+    plain = make_token()
+    custom = make_token(response={"options": [{"value": "ship", "label": "Ship"}]})
+    response = reviewer_client.post(
+        "/dashboard/bulk/", {"choice": "approved", "ids": [plain.id, custom.id]}, follow=True
+    )
+    assert list(PendingDecision.objects.values_list("token_id", "choice")) == [
+        (plain.id, "approved")
+    ]
+    assert f"Not decided: {custom.id}" in response.content.decode()
+    assert stored(custom).status == WaitpointStatus.WAITING

@@ -74,6 +74,21 @@ def test_notify_emails_per_key_per_hour_are_capped(api, mailoutbox):
     assert ok.status_code == 200
 
 
+@override_settings(WAITPOINTS_RATE_LIMITS=True, WAITPOINTS_NOTIFY_EMAILS_PER_KEY_PER_HOUR=2)
+def test_refused_creates_and_idempotent_replays_spend_no_email_quota(api, mailoutbox):
+    body = {"notify": ["a@example.com", "b@example.com"], "idempotencyKey": "order-1"}
+    refused = api.post(TOKENS, {**body, "timeout": "soon"}, format="json")
+    assert refused.status_code == 422
+    first = api.post(TOKENS, body, format="json")
+    assert first.status_code == 200 and first.json()["isCached"] is False
+    replay = api.post(TOKENS, body, format="json")  # the same token: no email, no charge
+    assert replay.status_code == 200 and replay.json()["isCached"] is True
+    assert replay.json()["id"] == first.json()["id"]
+    # The quota (2) went to the one token that sends emails: a third address is refused.
+    over = api.post(TOKENS, {"notify": ["c@example.com"]}, format="json")
+    assert over.status_code == 429
+
+
 @override_settings(WAITPOINTS_MAX_WAITING_PER_ENVIRONMENT=2)
 def test_tokens_waiting_per_environment_are_capped(api, other_api):
     assert [api.post(TOKENS, {}, format="json").status_code for _ in range(2)] == [200, 200]

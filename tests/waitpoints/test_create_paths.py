@@ -31,6 +31,7 @@ COMPARED = [
     "idempotency_key_active",
     "title",
     "context",
+    "display",
 ]
 
 
@@ -46,7 +47,8 @@ def row_and_tags(token_id):
 
 @pytest.mark.parametrize("tags", [[], ["b", "a", "c"]])
 def test_orm_path_and_single_statement_store_identical_rows(environment, monkeypatch, tags):
-    fields = {"tags": tags, "title": "Check", "context": {"n": [1, 2]}, "timeout": "1h"}
+    fields = {"tags": tags, "title": "Check", "context": {"n": [1, 2]}, "display": {"n": "json"}}
+    fields["timeout"] = "1h"
     fast = token_create(environment=environment, idempotency_key="k1", **fields)
     monkeypatch.setattr(connection, "vendor", "sqlite")  # what the dev default takes
     portable = token_create(environment=environment, idempotency_key="k2", **fields)

@@ -27,7 +27,7 @@ class Principal:
     @property
     def actor(self) -> str:
         if self.api_key is not None:
-            return self.api_key.prefix
+            return self.api_key.actor_name
         return "public-access-token"
 
 

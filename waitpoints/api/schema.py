@@ -53,6 +53,7 @@ ERROR_DESCRIPTIONS = {
     401: "Missing, malformed, unknown or revoked credentials",
     403: "A public access token used outside its scope",
     404: "Unknown id, an id of another environment, or a path no endpoint has",
+    409: "The token is already finished (it can no longer be extended)",
     413: "The body is larger than this endpoint's limit",
     422: "A field or query parameter is present but invalid; `details` names each one",
     429: "Rate limited (per API key); retry after the Retry-After header's seconds",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from waitpoints.errors import ErrorCode, InvalidInput
 from waitpoints.models import WaitpointStatus
-from waitpoints.presenters import TokenDetailSerializer, TokenSerializer
+from waitpoints.presenters import ResolutionSerializer, TokenDetailSerializer, TokenSerializer
 from waitpoints.tokens import public_access
 from waitpoints.tokens.callbacks import callback_url
 from waitpoints.tokens.services.create import CreatedToken
@@ -34,6 +35,40 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class OptionSchema(serializers.Serializer):
+    value = serializers.CharField(max_length=64, help_text="Unique among the options")
+    label = serializers.CharField(required=False, max_length=100)
+    style = serializers.ChoiceField(
+        choices=["primary", "danger", "default"], required=False, default="default"
+    )
+    requireComment = serializers.BooleanField(required=False, default=False)
+
+
+class ResponseSchema(serializers.Serializer):
+    """Schema only: `waitpoints.decisions` checks a `response` (README, "Decisions")."""
+
+    options = OptionSchema(
+        many=True,
+        required=False,
+        help_text="1-10 choices; without them: Approve (approved) and Reject (rejected)",
+    )
+    multiple = serializers.BooleanField(
+        required=False, default=False, help_text="Several options may be chosen (a list)"
+    )
+    schema = serializers.JSONField(
+        required=False,
+        help_text="A JSON Schema (draft 2020-12) of an object whose properties are the form's "
+        "fields: string (maxLength, pattern, format date/date-time/email/uri, enum), "
+        "number/integer (minimum, maximum), boolean, array of enum strings; required, title, "
+        "description, default. Any other keyword is refused (422).",
+    )
+
+
+@extend_schema_field(ResponseSchema(allow_null=True))
+class ResponseField(serializers.JSONField):
+    """Any JSON here: the service checks it and names the bad part (422)."""
+
+
 class CreateTokenRequest(serializers.Serializer):
     # Lengths, durations and tags are checked by the service (the same rules as the SDK).
     idempotencyKey = StrictCharField(required=False, allow_null=True, trim_whitespace=False)
@@ -44,16 +79,56 @@ class CreateTokenRequest(serializers.Serializer):
     tags = serializers.JSONField(required=False, allow_null=True, help_text="A tag or a list")
     title = StrictCharField(required=False, allow_blank=True, trim_whitespace=False)
     context = serializers.JSONField(required=False, allow_null=True)
+    display = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text="Extension: how people see the context, by key (dotted for nested ones): "
+        '{"amount": "money:EUR", "body": "markdown", "url": "link"}; formats: text, markdown, '
+        "link, date, datetime, number, money:<currency>, json, hidden",
+    )
     notify = serializers.ListField(
         child=serializers.EmailField(),
         required=False,
         max_length=20,
-        help_text="Extension: email addresses that each get signed Approve/Reject links",
+        help_text="Extension: email addresses that each get one signed link per option",
+    )
+    response = ResponseField(
+        required=False,
+        allow_null=True,
+        help_text="Extension: what may be answered; completions must satisfy it",
+    )
+    timeoutOutput = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text="Extension: at the deadline the token ends COMPLETED with this output "
+        "(resolution.via = timeout) instead of TIMED_OUT; it must satisfy `response`",
     )
 
 
 class CompleteTokenRequest(serializers.Serializer):
     data = serializers.JSONField(required=False, allow_null=True)
+
+
+class FailureSchema(serializers.Serializer):
+    message = serializers.CharField()
+    name = serializers.CharField(required=False)
+    data = serializers.JSONField(required=False)
+
+
+@extend_schema_field(FailureSchema)
+class FailureField(serializers.JSONField):
+    """Any JSON here: the service checks it and names the bad part (422)."""
+
+
+class FailTokenRequest(serializers.Serializer):
+    error = FailureField(help_text="The token ends with outputIsError and this as its output")
+
+
+class ExtendTokenRequest(serializers.Serializer):
+    timeout = StrictCharField(
+        help_text="The new deadline: a duration from now (2h) or an ISO 8601 date, later than "
+        "the current one"
+    )
 
 
 class CreatedTokenResponse(serializers.Serializer):
@@ -123,6 +198,8 @@ class TriggerTokenSerializer(serializers.Serializer):
     createdAt = serializers.DateTimeField()
     title = serializers.CharField(allow_blank=True)
     context = serializers.JSONField(required=False)
+    response = serializers.JSONField(required=False)
+    resolution = ResolutionSerializer(required=False)
 
 
 class TriggerTokenDetailSerializer(TriggerTokenSerializer):
@@ -133,6 +210,7 @@ class TriggerTokenDetailSerializer(TriggerTokenSerializer):
     )
     outputType = serializers.CharField(required=False)
     outputIsError = serializers.BooleanField()
+    timeoutOutput = serializers.JSONField(required=False)
 
 
 class TriggerTokenListResponse(serializers.Serializer):

@@ -15,12 +15,14 @@ from waitpoints.api.filters import parse_list_query
 from waitpoints.api.parsers import LenientJSONParser
 from waitpoints.api.schema import error_responses
 from waitpoints.api.throttles import ApiKeyThrottle, charge_notify_emails
+from waitpoints.decisions.contract import NOT_GIVEN
 from waitpoints.errors import ErrorCode, NotFound
 from waitpoints.models import CompletionVia
 from waitpoints.tokens import selectors
 from waitpoints.tokens.callbacks import callback_hash_matches
-from waitpoints.tokens.services.complete import token_complete
+from waitpoints.tokens.services.complete import token_complete, token_fail
 from waitpoints.tokens.services.create import token_create
+from waitpoints.tokens.services.extend import token_extend
 
 COMPLETE_MAX_BODY_BYTES = 3 * 1024 * 1024
 
@@ -91,7 +93,6 @@ class TokenListCreateView(APIView):
     )
     def post(self, request):
         fields = serializers.validated_body(request, serializers.CreateTokenRequest)
-        charge_notify_emails(request, len(fields.get("notify") or []))
         created = token_create(
             environment=request.user.environment,
             timeout=fields.get("timeout"),
@@ -100,9 +101,13 @@ class TokenListCreateView(APIView):
             tags=fields.get("tags"),
             title=fields.get("title", ""),
             context=fields.get("context"),
+            display=fields.get("display"),
             # An empty list asks for no email, as leaving it out does.
             notify=fields.get("notify") or None,
             notify_sent_by=request.user.actor,
+            charge_notify=lambda count: charge_notify_emails(request, count),
+            response=fields.get("response"),
+            timeout_output=fields.get("timeoutOutput", NOT_GIVEN),
         )
         body = serializers.CreatedTokenResponse(created).data
         return Response(body, headers={"x-trigger-jwt": body["publicAccessToken"]})
@@ -146,6 +151,63 @@ class TokenCompleteView(APIView):
             actor=request.user.actor,
         )
         return Response({"success": True})
+
+
+class TokenFailView(APIView):
+    permission_classes = [CanCompleteToken]
+    throttle_classes = [ApiKeyThrottle]
+    throttle_kinds = {"POST": "complete"}
+    max_body_bytes = COMPLETE_MAX_BODY_BYTES
+
+    @extend_schema(
+        operation_id="waitpoints_tokens_fail",
+        description="The outside system reports failure: the token ends COMPLETED with "
+        '`outputIsError: true`, this error as its output and `resolution.via` "fail"; a '
+        "run waiting on it resumes with ok=False. First finish wins: a finished token is left "
+        "as it is.",
+        request={"application/json": serializers.FailTokenRequest},
+        responses={
+            200: serializers.SuccessResponse,
+            **error_responses(400, 401, 403, 404, 413, 422, 429),
+        },
+    )
+    def post(self, request, token_id: str):
+        fields = serializers.validated_body(request, serializers.FailTokenRequest)
+        token_fail(
+            environment=request.user.environment,
+            token_id=token_id,
+            error=fields.get("error"),
+            actor=request.user.actor,
+        )
+        return Response({"success": True})
+
+
+class TokenExtendView(APIView):
+    permission_classes = [CanCompleteToken]
+    throttle_classes = [ApiKeyThrottle]
+    throttle_kinds = {"POST": "complete"}
+    max_body_bytes = 4 * 1024
+
+    @extend_schema(
+        operation_id="waitpoints_tokens_extend",
+        description="Move a WAITING token's deadline later (409 once it is finished).",
+        request={"application/json": serializers.ExtendTokenRequest},
+        responses={
+            200: serializers.TokenSerializer,
+            **error_responses(400, 401, 403, 404, 409, 413, 422, 429),
+        },
+    )
+    def post(self, request, token_id: str):
+        fields = serializers.validated_body(request, serializers.ExtendTokenRequest)
+        waitpoint = token_extend(
+            environment=request.user.environment,
+            token_id=token_id,
+            timeout=fields["timeout"],
+            actor=request.user.actor,
+            via=CompletionVia.API,
+        )
+        waitpoint = selectors.token_get(environment=request.user.environment, token_id=waitpoint.id)
+        return Response(serializers.TokenSerializer(waitpoint).data)
 
 
 class TokenCallbackView(APIView):

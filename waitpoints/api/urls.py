@@ -20,6 +20,14 @@ urlpatterns = [
         name="token-complete",
     ),
     re_path(
+        rf"^waitpoints/tokens/{TOKEN_ID}/fail/?$", tokens.TokenFailView.as_view(), name="token-fail"
+    ),
+    re_path(
+        rf"^waitpoints/tokens/{TOKEN_ID}/extend/?$",
+        tokens.TokenExtendView.as_view(),
+        name="token-extend",
+    ),
+    re_path(
         rf"^waitpoints/tokens/{TOKEN_ID}/callback/(?P<callback_hash>[^/]{{1,128}})/?$",
         tokens.TokenCallbackView.as_view(),
         name="token-callback",

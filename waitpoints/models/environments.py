@@ -46,5 +46,10 @@ class ApiKey(models.Model):
         return f"{self.prefix}… ({self.environment.slug})"
 
     @property
+    def actor_name(self) -> str:
+        """Who acted, in audit trails: the key's name, never its prefix (part of the secret)."""
+        return f"API key '{self.name}'" if self.name else f"API key #{self.pk}"
+
+    @property
     def is_active(self) -> bool:
         return self.revoked_at is None

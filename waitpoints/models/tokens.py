@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from django.db import models
@@ -10,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from waitpoints.core.ids import new_waitpoint_id
+from waitpoints.decisions.contract import Contract, contract_of, declared
 from waitpoints.models.environments import Environment
 
 
@@ -31,6 +33,7 @@ class CompletionVia(models.TextChoices):
     EMAIL = "email"
     TIMEOUT = "timeout"
     SDK = "sdk"
+    FAIL = "fail"
 
 
 TIMEOUT_ERROR_NAME = "WaitpointTimeoutError"
@@ -71,6 +74,13 @@ class Waitpoint(models.Model):
     idempotency_key_active = models.BooleanField(default=True)
     title = models.CharField(max_length=200, blank=True)
     context = models.JSONField(null=True, blank=True)
+    # The response contract (waitpoints.decisions): NULL for today's approve/reject and any data.
+    response = models.JSONField(null=True, blank=True)
+    # `{"value": <output>}` when the deadline completes the token instead of timing it out
+    # (wrapped: a JSON null output is still an output); docs/architecture.md, "Deadlines".
+    timeout_output = models.JSONField(null=True, blank=True)
+    # How to show the context: {"amount": "money:EUR", ...} (waitpoints.display.hints).
+    display = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -115,7 +125,24 @@ class Waitpoint(models.Model):
 
     @property
     def current_status(self) -> str:
-        return WaitpointStatus.TIMED_OUT if self.is_overdue() else self.status
+        if not self.is_overdue():
+            return self.status
+        return WaitpointStatus.COMPLETED if self.deadline_decides else WaitpointStatus.TIMED_OUT
+
+    @cached_property  # `response` never changes once created
+    def contract(self) -> Contract:
+        """What may be answered (its options: the default approve/reject when none declared)."""
+        return contract_of(self.response)
+
+    @property
+    def declared_response(self) -> dict[str, Any] | None:
+        """The `response` as the creator gave it (as the API shows it)."""
+        return declared(self.response)
+
+    @property
+    def deadline_decides(self) -> bool:
+        """The deadline completes this token with its `timeoutOutput` (not a timeout error)."""
+        return self.timeout_output is not None
 
     @property
     def is_finished(self) -> bool:
@@ -129,7 +156,18 @@ class Waitpoint(models.Model):
     def result_output(self) -> Any:
         if self.current_status == WaitpointStatus.TIMED_OUT:
             return timeout_error(self.timeout_at)
+        if self.is_overdue() and self.deadline_decides:
+            return self.timeout_output["value"]
         return self.output
+
+    @property
+    def resolution(self) -> dict[str, str | None] | None:
+        """How a finished token ended: `{"via", "by"}` (None while it waits)."""
+        if self.is_overdue():
+            return {"via": CompletionVia.TIMEOUT.value, "by": None}
+        if self.status == WaitpointStatus.WAITING:
+            return None
+        return {"via": self.completed_via or None, "by": self.completed_by or None}
 
     @property
     def result_completed_at(self) -> datetime | None:
@@ -191,6 +229,8 @@ class AuditEvent(models.Model):
         TIMED_OUT = "timed_out"
         FORCED_TIMEOUT = "forced_timeout"
         EMAIL_SENT = "email_sent"
+        FAILED = "failed"
+        EXTENDED = "extended"
 
     # Indexed by audit_waitpoint_idx (waitpoint, created_at).
     waitpoint = models.ForeignKey(

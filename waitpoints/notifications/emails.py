@@ -1,6 +1,6 @@
 """Emailed one-click approval links: signing and verifying them, validating and rendering emails.
 
-A link is signed for one token, one decision and one recipient, and expires with the token.
+A link is signed for one token, one of its options and one recipient, and expires with the token.
 Opening it only shows a confirmation page; the POST from that page decides (mail scanners
 open links, they don't submit forms).
 """
@@ -20,13 +20,15 @@ from django.utils import timezone
 
 from waitpoints.conf import waitpoints_settings
 from waitpoints.core.validation import clean_text, has_control_characters
+from waitpoints.display.context import context_fields, context_text
 from waitpoints.errors import ErrorCode, InvalidInput, WaitpointsError
 from waitpoints.models import Waitpoint
 
 # One salt per purpose, so a value signed elsewhere with SECRET_KEY can never pass as a link
 # (its old module path, kept: links already sent stay valid).
 APPROVAL_LINK_SALT = "waitpoints.dashboard.approval-link"
-DECISIONS = ("approve", "reject")
+# Links sent before options existed sign one of these verbs; each names a default option.
+LEGACY_DECISIONS = {"approve": "approved", "reject": "rejected"}
 MAX_RECIPIENTS = 20
 MAX_SUBJECT_LENGTH = 200
 MAX_MESSAGE_LENGTH = 5000
@@ -55,17 +57,17 @@ class LinkExpired(WaitpointsError):
 @dataclass(frozen=True)
 class ApprovalLink:
     token_id: str
-    decision: str  # "approve" | "reject"
+    choice: str  # the value of one of the token's options
     recipient: str
     expires_at: datetime
 
 
-def sign_approval_link(*, waitpoint: Waitpoint, decision: str, recipient: str) -> str:
-    if decision not in DECISIONS:
-        raise ValueError(f"decision must be one of {DECISIONS}")
+def sign_approval_link(*, waitpoint: Waitpoint, choice: str, recipient: str) -> str:
+    if waitpoint.contract.option(choice) is None:
+        raise ValueError(f"{choice!r} is not an option of {waitpoint.id}")
     payload = {
         "t": waitpoint.id,
-        "d": decision,
+        "c": choice,
         "r": recipient,
         # The link expires with the token: the signed expiry cannot be edited.
         "e": int(waitpoint.timeout_at.timestamp()),
@@ -74,26 +76,26 @@ def sign_approval_link(*, waitpoint: Waitpoint, decision: str, recipient: str) -
 
 
 def read_approval_link(signed: str, *, now: datetime | None = None) -> ApprovalLink:
-    """The link's content; raises LinkInvalid (tampered) or LinkExpired (past the deadline)."""
+    """The link's content; raises LinkInvalid (tampered) or LinkExpired (past the deadline).
+    Whether its choice is still an option of the token is the page's check (it has the token)."""
     try:
         payload = signing.loads(signed, salt=APPROVAL_LINK_SALT)
+        choice = payload["c"] if "c" in payload else LEGACY_DECISIONS[payload["d"]]
         link = ApprovalLink(
             token_id=str(payload["t"]),
-            decision=str(payload["d"]),
+            choice=str(choice),
             recipient=str(payload["r"]),
             expires_at=datetime.fromtimestamp(int(payload["e"]), tz=UTC),
         )
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         raise LinkInvalid() from None
-    if link.decision not in DECISIONS:
-        raise LinkInvalid()
     if (now or timezone.now()) >= link.expires_at:
         raise LinkExpired(link)
     return link
 
 
-def approval_url(*, waitpoint: Waitpoint, decision: str, recipient: str) -> str:
-    signed = sign_approval_link(waitpoint=waitpoint, decision=decision, recipient=recipient)
+def approval_url(*, waitpoint: Waitpoint, choice: str, recipient: str) -> str:
+    signed = sign_approval_link(waitpoint=waitpoint, choice=choice, recipient=recipient)
     return waitpoints_settings.public_url + reverse("approval-link", args=[signed])
 
 
@@ -180,13 +182,20 @@ def default_subject(waitpoint: Waitpoint) -> str:
 def approval_email(
     waitpoint: Waitpoint, recipient: str, subject: str, message: str
 ) -> EmailMultiAlternatives:
-    """One recipient's email (HTML + text) with its own signed Approve and Reject links."""
+    """One recipient's email (HTML + text) with its own signed link per option of the token
+    (each opens a confirm page; with a form, the form is on that page)."""
+    contract = waitpoint.contract
     context = {
         "token": waitpoint,
         "message": message,
         "recipient": recipient,
-        "approve_url": approval_url(waitpoint=waitpoint, decision="approve", recipient=recipient),
-        "reject_url": approval_url(waitpoint=waitpoint, decision="reject", recipient=recipient),
+        "has_form": contract.schema is not None,
+        "links": [
+            (option, approval_url(waitpoint=waitpoint, choice=option.value, recipient=recipient))
+            for option in contract.options
+        ],
+        "context_fields": context_fields(waitpoint.context, waitpoint.display),
+        "context_text": context_text(waitpoint.context, waitpoint.display),
     }
     email = EmailMultiAlternatives(
         subject=subject or default_subject(waitpoint),

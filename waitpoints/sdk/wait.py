@@ -11,6 +11,7 @@ from django.utils import timezone
 from waitpoints.client import CreatedToken, Token
 from waitpoints.core.durations import parse_duration, parse_moment
 from waitpoints.core.validation import clean_tags
+from waitpoints.decisions.contract import NOT_GIVEN
 from waitpoints.errors import InvalidInput
 from waitpoints.models import CompletionVia, Environment, Waitpoint
 from waitpoints.notifications.delivery import queue_approval_emails
@@ -22,8 +23,9 @@ from waitpoints.sdk.environments import resolve_environment
 from waitpoints.tokens import public_access, selectors
 from waitpoints.tokens.callbacks import callback_url
 from waitpoints.tokens.selectors import MAX_PAGE_SIZE, TokenFilters
-from waitpoints.tokens.services.complete import token_complete
+from waitpoints.tokens.services.complete import token_complete, token_fail
 from waitpoints.tokens.services.create import token_create
+from waitpoints.tokens.services.extend import token_extend
 
 
 def token_from_waitpoint(waitpoint: Waitpoint) -> Token:
@@ -42,6 +44,9 @@ def token_from_waitpoint(waitpoint: Waitpoint) -> Token:
         context=waitpoint.context,
         output=waitpoint.result_output if waitpoint.is_finished else None,
         output_is_error=waitpoint.result_is_error,
+        response=waitpoint.declared_response,
+        resolution=waitpoint.resolution,
+        display=waitpoint.display,
     )
 
 
@@ -62,9 +67,18 @@ class Wait:
         tags: str | list[str] | None = None,
         title: str = "",
         context: Any = None,
+        response: dict[str, Any] | None = None,
+        timeout_output: Any = NOT_GIVEN,
+        display: dict[str, str] | None = None,
         environment: str | Environment | None = None,
     ) -> CreatedToken:
+        """Create a token. `response`: what may be answered (options, multiple, a JSON Schema
+        form; README, "Decisions"); `timeout_output`: the output the deadline completes it with
+        (instead of timing out)."""
         context_value = context
+        decision_fields: dict[str, Any] = {"response": response}
+        if timeout_output is not NOT_GIVEN:
+            decision_fields["timeout_output"] = timeout_output
 
         run_context = current_run()
         if run_context is not None:
@@ -77,6 +91,8 @@ class Wait:
                 tags=tags,
                 title=title,
                 context=context_value,
+                **decision_fields,
+                display=display,
             )
             return CreatedToken(**recorded)
         created = token_create(
@@ -87,6 +103,8 @@ class Wait:
             tags=tags,
             title=title,
             context=context,
+            **decision_fields,
+            display=display,
         )
         return CreatedToken(
             id=created.waitpoint.id,
@@ -112,6 +130,42 @@ class Wait:
         )
         return completion.won
 
+    def fail_token(
+        self,
+        token: str | CreatedToken | Token,
+        error: dict[str, Any],
+        *,
+        environment: str | Environment | None = None,
+    ) -> bool:
+        """Fail a token with `error` (`{"message", "name"?, "data"?}`): it ends with
+        outputIsError and a waiting run resumes with ok=False. False when it was already
+        finished (nothing changed)."""
+        completion = token_fail(
+            environment=resolve_environment(environment),
+            token_id=token_id_of(token),
+            error=error,
+            actor="sdk",
+        )
+        return completion.won
+
+    def extend_token(
+        self,
+        token: str | CreatedToken | Token,
+        timeout: str | datetime,
+        *,
+        environment: str | Environment | None = None,
+    ) -> Token:
+        """Move a waiting token's deadline to `timeout` (a duration from now or a date, later
+        than the current deadline); AlreadyFinished once it is finished."""
+        waitpoint = token_extend(
+            environment=resolve_environment(environment),
+            token_id=token_id_of(token),
+            timeout=timeout,
+            actor="sdk",
+            via=CompletionVia.SDK,
+        )
+        return self.retrieve_token(waitpoint.id, environment=waitpoint.environment)
+
     def retrieve_token(
         self, token: str | CreatedToken | Token, *, environment: str | Environment | None = None
     ) -> Token:
@@ -129,10 +183,12 @@ class Wait:
         message: str = "",
         environment: str | Environment | None = None,
     ) -> list[str]:
-        """Email each address its own signed Approve/Reject links (valid until the timeout).
+        """Email each address its own signed link per option of the token (Approve and Reject
+        by default), valid until the timeout.
 
-        Opening a link only shows a confirm page; the recipient's POST completes the token
-        with `{"approved", "status", "comment", "reviewedBy": <address>}`. Everything is
+        Opening a link only shows a confirm page (with the token's form, if it has one); the
+        recipient's POST completes the token with `{"choice", "fields", "comment",
+        "reviewedBy": <address>}` (README, "Decisions"). Everything is
         validated here (InvalidInput, nothing queued); the emails are sent by a Celery task
         once the current transaction commits, and a failed send is retried there. Returns the
         addresses that will be emailed (cleaned, duplicates dropped).

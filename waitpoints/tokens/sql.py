@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 
 from waitpoints.models import AuditEvent, Waitpoint, WaitpointTag, WebhookEvent
 from waitpoints.webhooks import sql as webhooks_sql
@@ -68,7 +70,7 @@ WITH completed AS (
     SET status = 'COMPLETED', output = %(output)s, output_is_error = false,
         completed_at = %(now)s, completed_via = %(via)s, completed_by = %(actor)s
     WHERE id = %(id)s AND environment_id = %(environment_id)s AND kind = 'MANUAL'
-      AND status = 'WAITING' AND timeout_at > %(now)s
+      AND status = 'WAITING' AND timeout_at > %(now)s AND response IS NULL
     RETURNING id
 ), audited AS (
     INSERT INTO {AuditEvent._meta.db_table} (waitpoint_id, action, via, actor, data, created_at)
@@ -83,9 +85,10 @@ SELECT (SELECT count(*) FROM completed), ARRAY(SELECT id FROM webhooks)
 def complete_if_waiting(
     *, environment_id: int, token_id: str, data: Any, via: str, actor: str, now: datetime
 ) -> tuple[bool, list[str]]:
-    """Complete and audit a WAITING, not overdue token and record its `waitpoint.completed`
-    webhook deliveries: (True, their ids). (False, []) when it is not one (unknown, finished or
-    overdue: the caller then decides under the row lock, the portable twin)."""
+    """Complete and audit a WAITING, not overdue token without a response contract and record
+    its `waitpoint.completed` webhook deliveries: (True, their ids). (False, []) when it is not
+    one (unknown, finished, overdue, or with a contract to check: the caller then decides under
+    the row lock, the portable twin)."""
     output = Waitpoint._meta.get_field("output").get_db_prep_save(data, connection)
     params = {
         "id": token_id,
@@ -116,9 +119,10 @@ _TIMED_OUT_WEBHOOKS = webhooks_sql.deliveries_cte(
 _FINISH_DUE_BATCH_SQL = f"""
 WITH finished AS (
     UPDATE {Waitpoint._meta.db_table} AS waitpoint
-    SET status = CASE WHEN waitpoint.kind = 'MANUAL' THEN 'TIMED_OUT' ELSE 'COMPLETED' END,
-        output = NULL,
-        output_is_error = (waitpoint.kind = 'MANUAL'),
+    SET status = CASE WHEN waitpoint.kind = 'MANUAL' AND waitpoint.timeout_output IS NULL
+                      THEN 'TIMED_OUT' ELSE 'COMPLETED' END,
+        output = waitpoint.timeout_output -> 'value',
+        output_is_error = (waitpoint.kind = 'MANUAL' AND waitpoint.timeout_output IS NULL),
         completed_at = CASE WHEN waitpoint.kind = 'MANUAL' THEN waitpoint.timeout_at ELSE %(now)s END,
         completed_via = 'timeout',
         completed_by = ''
@@ -128,10 +132,13 @@ WITH finished AS (
         ORDER BY timeout_at LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED
     ))
-    RETURNING waitpoint.id, waitpoint.kind, waitpoint.environment_id
+    RETURNING waitpoint.id, waitpoint.kind, waitpoint.environment_id, waitpoint.output,
+        waitpoint.status
 ), audited AS (
-    INSERT INTO {AuditEvent._meta.db_table} (waitpoint_id, action, via, actor, created_at)
-    SELECT id, 'timed_out', 'timeout', '', %(now)s FROM finished WHERE kind = 'MANUAL'
+    INSERT INTO {AuditEvent._meta.db_table} (waitpoint_id, action, via, actor, data, created_at)
+    SELECT id, CASE WHEN status = 'COMPLETED' THEN 'completed' ELSE 'timed_out' END,
+        'timeout', '', output, %(now)s
+    FROM finished WHERE kind = 'MANUAL'
 ), webhooks AS (
     {_TIMED_OUT_WEBHOOKS}
 )
@@ -153,3 +160,29 @@ def finish_due_batch(*, now: datetime, limit: int) -> tuple[list[str], list[str]
         cursor.execute(_FINISH_DUE_BATCH_SQL, params)
         finished, deliveries = cursor.fetchone()
         return finished, deliveries
+
+
+# --- Search -------------------------------------------------------------------------------------
+
+# The document the full-text index `waitpoint_search_idx` holds (migration 0007, which must spell
+# it identically, or the planner will not use the index): the title's words and the context's
+# string and number values, with the "simple" configuration (no stemming: names, order numbers
+# and any language match as typed, lower-cased).
+SEARCH_DOCUMENT = (
+    "(to_tsvector('simple'::regconfig, title::text) || jsonb_to_tsvector('simple'::regconfig, "
+    "COALESCE(context, '{}'::jsonb), '[\"string\", \"numeric\"]'::jsonb))"
+)
+
+
+def search_matches(words: list[str]) -> RawSQL:
+    """A condition: the token's title or context has every word (whole words: a prefix query,
+    `refu:*`, gets no estimate from the index's statistics, and the planner then chose plans 20
+    times slower, docs/benchmarks.md "Inbox at 1M tokens"). Words are `\\w+` runs: no quoting needed.
+
+    Portable twin: a case-insensitive substring per word (`selectors.search_q`)."""
+    terms = [f"'{word.lower()}'" for word in words]
+    return RawSQL(
+        f"{SEARCH_DOCUMENT} @@ to_tsquery('simple'::regconfig, %s)",
+        [" & ".join(terms)],
+        output_field=BooleanField(),
+    )

@@ -8,7 +8,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-from waitpoints.errors import WaitpointsError, WaitpointTimeoutError
+from waitpoints.errors import WaitpointFailedError, WaitpointsError, WaitpointTimeoutError
 from waitpoints.models import TIMEOUT_ERROR_NAME, Waitpoint
 
 
@@ -18,15 +18,16 @@ class InvalidOutput(WaitpointsError, TypeError):
 
 @dataclass(frozen=True)
 class WaitResult:
-    """The outcome of `wait.for_token`: `ok` with `output`, or not ok with `error` (a timeout)."""
+    """The outcome of `wait.for_token`: `ok` with `output`, or not ok with `error` (a timeout,
+    or the failure the token was failed with)."""
 
     ok: bool
     output: Any = None
-    error: WaitpointTimeoutError | None = None
+    error: WaitpointTimeoutError | WaitpointFailedError | None = None
     waitpoint_id: str = ""
 
     def unwrap(self) -> Any:
-        """The output; raises the timeout error when the token timed out."""
+        """The output; raises the error when the token timed out or was failed."""
         if not self.ok:
             raise self.error or WaitpointTimeoutError("Waitpoint timed out")
         return self.output
@@ -44,10 +45,15 @@ def result_from_record(record: dict[str, Any], waitpoint_id: str, output_type: A
         return WaitResult(ok=True, output=output, waitpoint_id=waitpoint_id)
     error_body = record.get("output") or {}
     message = error_body.get("message") if isinstance(error_body, dict) else None
-    error = WaitpointTimeoutError(message or f"Waitpoint {waitpoint_id} timed out")
-    error.name = (error_body.get("name") if isinstance(error_body, dict) else None) or (
-        TIMEOUT_ERROR_NAME
-    )
+    name = error_body.get("name") if isinstance(error_body, dict) else None
+    failed = isinstance(error_body, dict) and bool(error_body) and name != TIMEOUT_ERROR_NAME
+    if failed:
+        error = WaitpointFailedError(message or f"Waitpoint {waitpoint_id} failed")
+        error.name = name or "Error"
+        error.data = error_body.get("data")
+    else:
+        error = WaitpointTimeoutError(message or f"Waitpoint {waitpoint_id} timed out")
+        error.name = name or TIMEOUT_ERROR_NAME
     error.output = error_body
     return WaitResult(ok=False, error=error, waitpoint_id=waitpoint_id)
 

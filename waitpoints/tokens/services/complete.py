@@ -1,4 +1,4 @@
-"""Completing a token, and a reviewer's forced timeout: exactly one finisher wins."""
+"""Completing or failing a token, and a reviewer's forced timeout: exactly one finisher wins."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from waitpoints.core import database
 from waitpoints.core.ids import is_plausible_id
-from waitpoints.core.validation import clean_json
-from waitpoints.errors import NotFound
+from waitpoints.core.validation import clean_json, clean_text
+from waitpoints.decisions.contract import check_answer, contract_of
+from waitpoints.errors import InvalidInput, NotFound
 from waitpoints.models import (
     AuditEvent,
     CompletionVia,
@@ -59,7 +60,8 @@ def token_complete(
     """Complete a WAITING token; a finished one is left as it is (no-op, `won=False`).
 
     The row lock makes one completer win; a token past its deadline is timed out instead,
-    so a late completion can never beat the timeout.
+    so a late completion can never beat the timeout. The data of a token with a response
+    contract must satisfy it (InvalidInput, nothing changed; docs/architecture.md "Decisions").
     """
     if not is_plausible_id(token_id):
         raise NotFound("Waitpoint token not found")
@@ -80,52 +82,121 @@ def token_complete(
                 wakeups.wake_runs_blocked_on([token_id])
                 webhook_events.send_on_commit(deliveries)
                 return Completion(None, won=True, waitpoint_id=token_id)
-        # Not completed above (unknown, finished or overdue), or not PostgreSQL: decide under lock.
-        waitpoint = _lock_token(environment, token_id)
-        if waitpoint.status != WaitpointStatus.WAITING:
+        # Not completed above (unknown, finished, overdue or with a contract), or not
+        # PostgreSQL: decide under lock.
+        waitpoint = lock_token(environment, token_id)
+        if _finished_or_due(waitpoint, now):
             return Completion(waitpoint, won=False)
-        if waitpoint.timeout_at <= now:
-            finish_due([waitpoint.id], now=now)
-            waitpoint.refresh_from_db()
-            return Completion(waitpoint, won=False)
-        waitpoint.status = WaitpointStatus.COMPLETED
-        waitpoint.output = data
-        waitpoint.output_is_error = False
-        waitpoint.completed_at = now
-        waitpoint.completed_via = via
-        waitpoint.completed_by = actor
-        waitpoint.save(
-            update_fields=[
-                "status",
-                "output",
-                "output_is_error",
-                "completed_at",
-                "completed_via",
-                "completed_by",
-            ]
+        check_answer(contract_of(waitpoint.response), data)
+        _finish(environment, waitpoint, output=data, is_error=False, via=via, actor=actor, now=now)
+    return Completion(waitpoint, won=True)
+
+
+MAX_ERROR_MESSAGE_LENGTH = 5000
+MAX_ERROR_NAME_LENGTH = 200
+
+
+def clean_failure(error: Any, *, field: str = "error") -> dict[str, Any]:
+    """`{"message": str, "name"?: str, "data"?: any}`: the error a failed token ends with."""
+    if not isinstance(error, dict):
+        raise InvalidInput({field: 'must be an object like {"message": "..."}'})
+    unknown = sorted(set(error) - {"message", "name", "data"})
+    if unknown:
+        raise InvalidInput({f"{field}.{unknown[0]}": "is not a known field"})
+    cleaned = {
+        "message": clean_text(
+            error.get("message"), field=f"{field}.message", max_length=MAX_ERROR_MESSAGE_LENGTH
         )
-        metrics.count_completed(environment, via)
-        AuditEvent.objects.create(
-            waitpoint=waitpoint,
-            action=AuditEvent.Action.COMPLETED,
-            via=via,
+    }
+    if "name" in error:
+        cleaned["name"] = clean_text(
+            error["name"], field=f"{field}.name", max_length=MAX_ERROR_NAME_LENGTH
+        )
+    if "data" in error:
+        cleaned["data"] = clean_json(error["data"], field=f"{field}.data")
+    return cleaned
+
+
+def token_fail(*, environment: Environment, token_id: str, error: Any, actor: str) -> Completion:
+    """The outside system reports failure: a WAITING token ends COMPLETED with `error` as its
+    output and `outputIsError` (README, "Decisions"). First finish wins, as for complete."""
+    error = clean_failure(error)
+    with transaction.atomic():
+        now = timezone.now()
+        waitpoint = lock_token(environment, token_id)
+        if _finished_or_due(waitpoint, now):
+            return Completion(waitpoint, won=False)
+        _finish(
+            environment,
+            waitpoint,
+            output=error,
+            is_error=True,
+            via=CompletionVia.FAIL,
             actor=actor,
-            data=data,
-            created_at=now,
-        )
-        wakeups.wake_runs_blocked_on([waitpoint.id])
-        webhook_events.record(
-            event=WebhookEvent.WAITPOINT_COMPLETED,
-            subjects=[(waitpoint.environment_id, waitpoint.id)],
             now=now,
         )
     return Completion(waitpoint, won=True)
 
 
+def _finished_or_due(waitpoint: Waitpoint, now) -> bool:
+    """Already finished, or past its deadline (then finished by it now, under the lock)."""
+    if waitpoint.status != WaitpointStatus.WAITING:
+        return True
+    if waitpoint.timeout_at <= now:
+        finish_due([waitpoint.id], now=now)
+        waitpoint.refresh_from_db()
+        return True
+    return False
+
+
+def _finish(
+    environment: Environment,
+    waitpoint: Waitpoint,
+    *,
+    output: Any,
+    is_error: bool,
+    via: str,
+    actor: str,
+    now,
+) -> None:
+    """Finish a locked WAITING token: the portable twin of `sql.complete_if_waiting`."""
+    waitpoint.status = WaitpointStatus.COMPLETED
+    waitpoint.output = output
+    waitpoint.output_is_error = is_error
+    waitpoint.completed_at = now
+    waitpoint.completed_via = via
+    waitpoint.completed_by = actor
+    waitpoint.save(
+        update_fields=[
+            "status",
+            "output",
+            "output_is_error",
+            "completed_at",
+            "completed_via",
+            "completed_by",
+        ]
+    )
+    metrics.count_completed(environment, via)
+    AuditEvent.objects.create(
+        waitpoint=waitpoint,
+        action=AuditEvent.Action.FAILED if is_error else AuditEvent.Action.COMPLETED,
+        via=via,
+        actor=actor,
+        data=output,
+        created_at=now,
+    )
+    wakeups.wake_runs_blocked_on([waitpoint.id])
+    webhook_events.record(
+        event=WebhookEvent.WAITPOINT_COMPLETED,
+        subjects=[(waitpoint.environment_id, waitpoint.id)],
+        now=now,
+    )
+
+
 def token_force_timeout(*, environment: Environment, token_id: str, actor: str) -> Completion:
     """A reviewer's "Force timeout": the token times out now, as if its deadline had passed."""
     with transaction.atomic():
-        waitpoint = _lock_token(environment, token_id)
+        waitpoint = lock_token(environment, token_id)
         if waitpoint.status != WaitpointStatus.WAITING:
             return Completion(waitpoint, won=False)
         now = timezone.now()
@@ -145,7 +216,7 @@ def token_force_timeout(*, environment: Environment, token_id: str, actor: str) 
     return Completion(waitpoint, won=not already_due)
 
 
-def _lock_token(environment: Environment, token_id: str) -> Waitpoint:
+def lock_token(environment: Environment, token_id: str) -> Waitpoint:
     if not is_plausible_id(token_id):
         raise NotFound("Waitpoint token not found")
     waitpoint = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,8 @@ from waitpoints.core.validation import (
     clean_tags,
     clean_text,
 )
+from waitpoints.decisions.contract import NOT_GIVEN, clean_response, clean_timeout_output
+from waitpoints.display.hints import clean_display
 from waitpoints.errors import InvalidInput
 from waitpoints.models import Environment, Waitpoint, WaitpointKind, WaitpointTag
 from waitpoints.notifications.delivery import queue_approval_emails
@@ -46,14 +49,26 @@ def token_create(
     tags: str | list[str] | None = None,
     title: str = "",
     context: Any = None,
+    display: dict[str, str] | None = None,
     notify: list[str] | str | None = None,
     notify_sent_by: str = "",
+    charge_notify: Callable[[int], None] | None = None,
+    response: Any = None,
+    timeout_output: Any = NOT_GIVEN,
     now: datetime | None = None,
 ) -> CreatedToken:
     """Create a MANUAL waitpoint, or return the live one holding `idempotency_key`.
 
+    `response`: what a person may answer (options, a form), checked by `waitpoints.decisions`;
+    `timeout_output`: the output the deadline completes the token with (docs/architecture.md,
+    "Decisions").
+
+    `display`: how to show the context's keys ({"amount": "money:EUR"}, `display.hints`).
     `notify`: addresses that each get an approval email with their own links, validated with
     the other fields and sent by a Celery task after commit (an idempotent replay sends none).
+    `charge_notify(count)` counts those emails against a quota once the create is valid and
+    about to insert a new token (never for a refused create or an idempotent replay); it
+    refuses by raising, and then nothing is created.
     """
     now = now or timezone.now()
     fields = _clean_create_fields(
@@ -63,21 +78,30 @@ def token_create(
         tags=tags,
         title=title,
         context=context,
+        display=display,
         notify=notify,
+        response=response,
+        timeout_output=timeout_output,
         now=now,
     )
     check_waiting_cap(environment)
+
+    def insert() -> Waitpoint:
+        if charge_notify is not None and fields["notify"]:
+            charge_notify(len(fields["notify"].recipients))
+        return _insert_token(environment, fields, now)
+
     if fields["idempotency_key"] is None:
-        created = CreatedToken(_insert_token(environment, fields, now), is_cached=False)
+        created = CreatedToken(insert(), is_cached=False)
     else:
-        created = _create_with_key(environment, fields, now)
+        created = _create_with_key(environment, fields, now, insert)
     if fields["notify"] is not None and not created.is_cached:
         queue_approval_emails(created.waitpoint.id, fields["notify"], sent_by=notify_sent_by)
     return created
 
 
 def _create_with_key(
-    environment: Environment, fields: dict[str, Any], now: datetime
+    environment: Environment, fields: dict[str, Any], now: datetime, insert: Callable[[], Waitpoint]
 ) -> CreatedToken:
     with transaction.atomic():
         key = fields["idempotency_key"]
@@ -93,7 +117,7 @@ def _create_with_key(
             return CreatedToken(existing, is_cached=True)
         try:
             with transaction.atomic():
-                return CreatedToken(_insert_token(environment, fields, now), is_cached=False)
+                return CreatedToken(insert(), is_cached=False)
         except IntegrityError:
             # A concurrent create with the same key committed first: its token is the answer.
             existing = _live_token_with_key(environment, key)
@@ -123,7 +147,10 @@ def _clean_create_fields(
     tags: Any,
     title: str,
     context: Any,
+    display: Any,
     notify: Any,
+    response: Any,
+    timeout_output: Any,
     now: datetime,
 ) -> dict[str, Any]:
     details: dict[str, str] = {}
@@ -164,12 +191,23 @@ def _clean_create_fields(
         )
     )
     fields["context"] = check(lambda: clean_json(context, field="context"))
+    fields["display"] = check(lambda: clean_display(display, field="display"))
     # The emails' default subject is built from the title at send time and always fits.
     fields["notify"] = (
         check(lambda: clean_approval_request(to=notify, field="notify"))
         if notify is not None
         else None
     )
+    fields["response"] = check(lambda: clean_response(clean_json(response, field="response")))
+    if "response" not in details:
+        fields["timeout_output"] = check(
+            lambda: clean_timeout_output(
+                clean_json(timeout_output, field="timeoutOutput")
+                if timeout_output is not NOT_GIVEN
+                else NOT_GIVEN,
+                response=fields["response"],
+            )
+        )
     if details:
         raise InvalidInput(details)
     return fields
@@ -186,6 +224,9 @@ def _insert_token(environment: Environment, fields: dict[str, Any], now: datetim
         idempotency_key_expires_at=fields["idempotency_key_expires_at"],
         title=fields["title"] or "",
         context=fields["context"],
+        response=fields["response"],
+        timeout_output=fields["timeout_output"],
+        display=fields["display"],
         created_at=now,
     )
     if database.postgresql():

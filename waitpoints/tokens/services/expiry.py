@@ -61,7 +61,13 @@ def finish_due(waitpoint_ids: list[str], *, now: datetime) -> None:
     token_ids = [token_id for _, token_id in tokens]
     # The timeout error itself is derived from timeout_at (Waitpoint.result_output), and so is
     # completed_at: readers saw the token finish at its deadline, however late the sweeper is.
-    Waitpoint.objects.filter(id__in=token_ids).update(
+    # A token with a timeoutOutput is COMPLETED with it instead ("Deadlines").
+    decided = dict(
+        Waitpoint.objects.filter(id__in=token_ids, timeout_output__isnull=False).values_list(
+            "id", "timeout_output"
+        )
+    )
+    Waitpoint.objects.filter(id__in=token_ids, timeout_output__isnull=True).update(
         status=WaitpointStatus.TIMED_OUT,
         output=None,
         output_is_error=True,
@@ -69,14 +75,26 @@ def finish_due(waitpoint_ids: list[str], *, now: datetime) -> None:
         completed_via=CompletionVia.TIMEOUT,
         completed_by="",
     )
+    for token_id, timeout_output in decided.items():
+        Waitpoint.objects.filter(id=token_id).update(
+            status=WaitpointStatus.COMPLETED,
+            output=timeout_output["value"],
+            output_is_error=False,
+            completed_at=F("timeout_at"),
+            completed_via=CompletionVia.TIMEOUT,
+            completed_by="",
+        )
     due.filter(kind=WaitpointKind.DATETIME).update(
         status=WaitpointStatus.COMPLETED, completed_at=now, completed_via=CompletionVia.TIMEOUT
     )
     AuditEvent.objects.bulk_create(
         AuditEvent(
             waitpoint_id=token_id,
-            action=AuditEvent.Action.TIMED_OUT,
+            action=AuditEvent.Action.COMPLETED
+            if token_id in decided
+            else AuditEvent.Action.TIMED_OUT,
             via=CompletionVia.TIMEOUT,
+            data=decided[token_id]["value"] if token_id in decided else None,
             created_at=now,
         )
         for token_id in token_ids
