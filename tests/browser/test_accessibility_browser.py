@@ -107,7 +107,7 @@ def test_every_page_passes_axe_during_and_after_a_refresh(browser, live_server, 
         waiting = Waitpoint.objects.get(
             id=create_token(api, title="Refund #78", timeout="1h", context={"amount": 59.9})
         )
-        signed = emails.sign_approval_link(waitpoint=waiting, decision="reject", recipient="a@b.co")
+        signed = emails.sign_approval_link(waitpoint=waiting, choice="rejected", recipient="a@b.co")
         page.goto(f"{live_server.url}/approve/{signed}/")
         expect(page.get_by_role("button", name="Confirm rejection")).to_be_visible()
         assert_accessible(page, "email confirm")
@@ -121,6 +121,64 @@ def test_every_page_passes_axe_during_and_after_a_refresh(browser, live_server, 
         assert_accessible(page, "404")
     finally:
         page.context.close()
+
+
+OPTIONS = [
+    {"value": "ship", "label": "Ship it", "style": "primary"},
+    {"value": "hold", "label": "Hold", "style": "danger", "requireComment": True},
+    {"value": "later", "label": "Later"},
+]
+FORM = {
+    "type": "object",
+    "properties": {
+        "amount": {"type": "integer", "title": "Amount", "minimum": 1, "maximum": 10},
+        "carrier": {"type": "string", "enum": ["UPS", "DHL"]},
+        "due": {"type": "string", "format": "date"},
+        "fragile": {"type": "boolean"},
+    },
+    "required": ["amount"],
+}
+
+
+def test_option_buttons_and_forms_pass_axe(page, live_server, api, artifacts):
+    """Issue 11's option buttons in rows, the contract form (with errors, then pending), and the
+    emailed link's form page."""
+    from playwright.sync_api import expect
+
+    buttons = create_token(api, title="Order #5", timeout="1h", response={"options": OPTIONS})
+    form = create_token(
+        api, title="Refund #6", timeout="1h", response={"options": OPTIONS, "schema": FORM}
+    )
+    several = create_token(
+        api, title="Labels #7", timeout="1h", response={"options": OPTIONS, "multiple": True}
+    )
+    log_in(page, live_server)
+    expect(page.locator(f"#row-{buttons}").get_by_role("button", name="Ship it")).to_be_visible()
+    expect(page.locator(f"#row-{form}").get_by_role("link", name="Decide…")).to_be_visible()
+    expect(page.locator(f"#row-{several}").get_by_role("link", name="Decide…")).to_be_visible()
+    assert_accessible(page, "inbox with option buttons")
+
+    page.goto(f"{live_server.url}/dashboard/tokens/{form}/")
+    assert_accessible(page, "detail with a form")
+    page.get_by_label("Amount").fill("11")
+    page.get_by_role("button", name="Ship it").click()
+    expect(page.get_by_text("Ensure this value is less than or equal to 10.")).to_be_visible()
+    assert_accessible(page, "detail with form errors")
+    page.get_by_label("Amount").fill("4")
+    page.get_by_role("button", name="Ship it").click()
+    expect(page.locator("#token-detail")).to_have_attribute("data-state", "pending-ship")
+    assert_accessible(page, "detail, a form decision pending")
+    page.screenshot(path=artifacts / "detail-form-pending.png", full_page=True)
+
+    page.goto(f"{live_server.url}/dashboard/tokens/{several}/")
+    assert_accessible(page, "detail with several choices")
+
+    waiting = Waitpoint.objects.get(id=form)
+    signed = emails.sign_approval_link(waitpoint=waiting, choice="hold", recipient="a@b.co")
+    page.goto(f"{live_server.url}/approve/{signed}/")
+    expect(page.get_by_role("button", name="Confirm: Hold")).to_be_visible()
+    assert_accessible(page, "email confirm with a form")
+    assert page.console_errors == []
 
 
 def test_phone_shows_tokens_first_with_large_targets(browser, live_server, api, artifacts):
