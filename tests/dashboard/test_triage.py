@@ -2,10 +2,13 @@
 answered for htmx with HX-Redirect (never a login page in the table), Enter guarded in every
 decision form, branded error pages, the favicon, and the CSP without 'unsafe-eval'."""
 
+import re
+
 import pytest
 
 from tests.helpers import stored
 from waitpoints.models import WaitpointStatus
+from waitpoints.notifications import emails
 
 pytestmark = pytest.mark.django_db
 
@@ -120,3 +123,37 @@ def test_a_viewer_sees_no_decision_shortcut_targets(viewer_client, make_token):
     make_token()
     html = viewer_client.get("/dashboard/").content.decode()
     assert "data-choice" not in html
+
+
+def test_shortcut_keys_go_to_the_first_primary_and_the_first_danger_option(
+    reviewer_client, make_token
+):
+    options = [
+        {"value": "later", "label": "Later"},
+        {"value": "ship", "label": "Ship", "style": "primary"},
+        {"value": "hold", "label": "Hold", "style": "danger"},
+        {"value": "send", "label": "Send", "style": "primary"},
+    ]
+    token = make_token(response={"options": options})
+    html = reviewer_client.get("/dashboard/").content.decode()
+    row = html[html.index(f'id="row-{token.id}"') :]
+    row = row[: row.index("</tr>")]
+    keys = dict(re.findall(r'value="(\w+)" class="[^"]*" data-choice="(\w*)"', row))
+    assert keys == {"later": "", "ship": "a", "hold": "r", "send": ""}
+
+
+def test_an_emailed_reject_link_asks_for_the_reason_too(client, make_token, settings):
+    settings.WAITPOINTS_REJECT_REQUIRES_REASON = True
+    token = make_token()
+    signed = emails.sign_approval_link(waitpoint=token, choice="rejected", recipient="a@b.co")
+    page = client.get(f"/approve/{signed}/").content.decode()
+    assert "Comment (required)" in page
+
+    refused = client.post(f"/approve/{signed}/", {"comment": " "})
+    assert refused.status_code == 200
+    assert "A comment is required to choose Reject." in refused.content.decode()
+    assert stored(token).status == WaitpointStatus.WAITING
+
+    client.post(f"/approve/{signed}/", {"comment": "spam"})
+    assert stored(token).output["comment"] == "spam"
+    assert stored(token).completed_via == "email"
