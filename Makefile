@@ -36,6 +36,8 @@ browser:
 	@test -x /usr/bin/chromium || { \
 	  command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || { echo "Install Chromium at /usr/bin/chromium (Debian: apt-get install chromium)"; exit 1; }; }
+	@# axe-core, which the browser tests inject to check accessibility (tests/browser/package.json).
+	@test -f tests/browser/node_modules/axe-core/axe.min.js || npm ci --prefix tests/browser --no-audit --no-fund
 
 run: install
 	$(BIN)/python manage.py devserver

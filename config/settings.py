@@ -194,12 +194,12 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
-# Scripts only from our own static files (the dashboard has no inline script); 'unsafe-eval'
-# because htmx evaluates the refresh triggers' filters (`every 5s [wpCanRefresh(this)]`) with
-# Function(); inline styles are allowed for htmx's indicator style. Empty: no header.
+# Scripts only from our own static files (the dashboard has no inline script and no eval: its
+# refresh is plain JavaScript, htmx runs with allowEval off); inline styles are allowed for
+# htmx's indicator style. Empty: no header.
 CONTENT_SECURITY_POLICY = os.environ.get(
     "CONTENT_SECURITY_POLICY",
-    "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'",
 )
@@ -353,6 +353,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "waitpoints.tasks.purge_expired",
         "schedule": _waitpoints_settings["WAITPOINTS_RETENTION_INTERVAL_SECONDS"],
         "options": {"expires": 60},
+    },
+    # Safety net of the dashboard's undo window: decisions whose countdown message was lost.
+    "apply-due-dashboard-decisions": {
+        "task": "dashboard.sweep_pending_decisions",
+        "schedule": 2.0,
+        "options": {"expires": 10},
     },
     "send-due-webhooks": {
         "task": "waitpoints.tasks.send_due_webhooks",

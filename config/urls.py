@@ -1,7 +1,9 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views import defaults
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularSwaggerView
 
 from config.api_docs import api_docs
@@ -16,6 +18,10 @@ urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
     path("metrics", ops.metrics_view, name="metrics"),
+    # Browsers ask for /favicon.ico on pages without an icon link (admin, API docs).
+    path(
+        "favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}favicon.svg", permanent=True)
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include("waitpoints.api.urls")),
     path("api/schema/", api_docs(SchemaView.as_view()), name="schema"),

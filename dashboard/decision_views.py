@@ -1,27 +1,23 @@
-"""Deciding with a token's contract: the detail page's decision form, "Extend deadline", and
-the emailed links' confirm page (docs/architecture.md, "Decisions"). Thin, as `views`."""
+"""The detail page's "Extend deadline", and the emailed links' confirm page, which decides at
+once: no undo window, it is not a dashboard decision (docs/architecture.md, "Decisions").
+Thin, as `views`; deciding on the dashboard is `actions.token_decide`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from dashboard import services as dashboard_services
+from dashboard.access import reviewer_action
+from dashboard.actions import after_action
+from dashboard.choices import dashboard_contract
 from dashboard.decision_forms import DecisionForm, ExtendDeadlineForm
-from dashboard.views import (
-    _after_action,
-    _detail_context,
-    _render,
-    _report,
-    _token_or_404,
-    reviewer_required,
-)
+from dashboard.views import detail_context, render_page, token_or_404
 from waitpoints.errors import AlreadyFinished, InvalidInput, NotFound
 from waitpoints.models import CompletionVia, Waitpoint
 from waitpoints.notifications import emails
@@ -32,8 +28,8 @@ from waitpoints.tokens.services.complete import Completion
 def _with_errors(request: HttpRequest, token: Waitpoint, **forms_: Any) -> HttpResponse:
     """The detail again with a bound form's errors: for htmx the 2xx block it swaps."""
     if request.htmx:
-        return _after_action(request, token.id, **forms_)
-    return _render(request, "dashboard/detail.html", _detail_context(request, token, **forms_))
+        return after_action(request, token.id, **forms_)
+    return render_page(request, "dashboard/detail.html", detail_context(request, token, **forms_))
 
 
 def _decide(
@@ -55,44 +51,9 @@ def _decide(
         return None
 
 
-@login_required
-@reviewer_required
-@require_POST
-def token_choose(request: HttpRequest, token_id: str) -> HttpResponse:
-    token = _token_or_404(token_id)
-    form = DecisionForm(token.contract, request.POST)
-    if form.is_valid():
-        try:
-            completion = _decide(
-                form, token, reviewer=request.user.get_username(), via=CompletionVia.DASHBOARD
-            )
-        except NotFound:
-            raise Http404("No such token") from None
-        if completion is not None:
-            _report(request, completion, _done(token, form.chosen_values()))
-            return _after_action(request, token.id)
-    if request.POST.get("render") == "row":
-        # A row has no room for the form: its errors come back as one message.
-        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
-        return _after_action(request, token.id)
-    return _with_errors(request, token, choice_form=form)
-
-
-# Today's two choices keep their messages ("Approved: …").
-DONE = {"approved": "Approved", "rejected": "Rejected"}
-
-
-def _done(token: Waitpoint, values: list[str]) -> str:
-    if not token.contract.custom_options and len(values) == 1 and values[0] in DONE:
-        return DONE[values[0]]
-    return "Chose " + ", ".join(token.contract.option(value).label for value in values)
-
-
-@login_required
-@reviewer_required
-@require_POST
+@reviewer_action
 def token_extend(request: HttpRequest, token_id: str) -> HttpResponse:
-    token = _token_or_404(token_id)
+    token = token_or_404(token_id)
     form = ExtendDeadlineForm(request.POST)
     if form.is_valid():
         try:
@@ -103,14 +64,14 @@ def token_extend(request: HttpRequest, token_id: str) -> HttpResponse:
             )
         except AlreadyFinished:
             messages.warning(request, f"Nothing changed: {token.id} is already finished.")
-            return _after_action(request, token.id)
+            return after_action(request, token.id)
         except InvalidInput as refused:
             form.add_error("custom", "; ".join(refused.details.values()))
         else:
             messages.success(
                 request, f"Deadline moved to {extended.timeout_at:%Y-%m-%d %H:%M:%S} UTC."
             )
-            return _after_action(request, token.id)
+            return after_action(request, token.id)
     return _with_errors(request, token, extend_form=form)
 
 
@@ -138,14 +99,16 @@ def approval_link(request: HttpRequest, signed: str) -> HttpResponse:
         context = {"state": "expired", "token": token}
         return _link_page(request, context, status=expired.code.status)
     token = _token_or_none(link.token_id)
-    option = token.contract.option(link.choice) if token is not None else None
+    # The dashboard's policy too (a reason to reject, when required).
+    contract = dashboard_contract(token) if token is not None else None
+    option = contract.option(link.choice) if contract is not None else None
     if token is None or option is None:
         return _link_page(request, {"state": "invalid"}, status=404)
     context = {"token": token, "link": link, "option": option}
     if token.is_finished:
         return _link_page(request, {**context, "state": "decided"})
     data = request.POST if request.method == "POST" else None
-    form = DecisionForm(token.contract, data, fixed_choice=link.choice)
+    form = DecisionForm(contract, data, fixed_choice=link.choice)
     if request.method == "POST" and form.is_valid():
         completion = _decide(form, token, reviewer=link.recipient, via=CompletionVia.EMAIL)
         if completion is not None:

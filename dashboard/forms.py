@@ -10,7 +10,6 @@ from django import forms
 from django.http import QueryDict
 from django.utils import timezone
 
-from dashboard.services import LEGACY_DECISIONS
 from waitpoints.core.validation import clean_json, clean_tags
 from waitpoints.errors import InvalidInput
 from waitpoints.models import Environment, WaitpointStatus
@@ -55,7 +54,11 @@ class InboxFilterForm(forms.Form):
         label="Search",
         max_length=200,
         widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": "Words of the title or context, or an id"}
+            attrs={
+                "type": "search",
+                "placeholder": "Words of the title or context, or an id",
+                "dir": "auto",
+            }
         ),
     )
     env = forms.ChoiceField(required=False, label="Environment")
@@ -126,32 +129,21 @@ class InboxFilterForm(forms.Form):
         )
 
 
-class DecisionForm(forms.Form):
-    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
-    comment = forms.CharField(
-        required=False, max_length=MAX_COMMENT_LENGTH, widget=forms.Textarea(attrs={"rows": 2})
-    )
-
-
-class BulkDecisionForm(DecisionForm):
-    """A `choice` (an option value the selected tokens share) or the old approve/reject."""
+class BulkDecisionForm(forms.Form):
+    """One `choice` (an option value the selected tokens share) for up to MAX_BULK tokens;
+    each token's own contract is checked when it is decided (`undo.decisions_submit`)."""
 
     ids = forms.MultipleChoiceField(required=True)
-    choice = forms.CharField(required=False, max_length=64)
+    choice = forms.CharField(max_length=64)
+    comment = forms.CharField(required=False, max_length=MAX_COMMENT_LENGTH)
 
     def __init__(self, data: QueryDict) -> None:
         super().__init__(data)
-        self.fields["decision"].required = False
         self.fields["ids"].choices = [(token_id, token_id) for token_id in data.getlist("ids")]
         self.fields["ids"].error_messages["required"] = "Select at least one token."
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        decision = cleaned.get("decision")
-        cleaned["choice"] = cleaned.get("choice") or LEGACY_DECISIONS.get(decision or "")
-        if not cleaned["choice"]:
-            raise forms.ValidationError("Choose an option for the selected tokens.")
-        return cleaned
+        self.fields["choice"].error_messages["required"] = (
+            "Choose an option for the selected tokens."
+        )
 
     def clean_ids(self) -> list[str]:
         ids = self.cleaned_data["ids"]

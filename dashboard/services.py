@@ -11,22 +11,14 @@ from datetime import datetime
 from typing import Any
 
 from waitpoints.decisions.contract import (
-    APPROVED,
     DEFAULT_OPTIONS,
-    REJECTED,
     Option,
     person_decision,
 )
-from waitpoints.errors import InvalidInput, NotFound
 from waitpoints.models import CompletionVia, Waitpoint
 from waitpoints.tokens import selectors
 from waitpoints.tokens.services.complete import Completion, token_complete, token_force_timeout
 from waitpoints.tokens.services.extend import token_extend
-
-# The two verbs of the forms before options existed ("approve"/"reject"), kept for old
-# callers and emailed links: each names one of the default options.
-APPROVE, REJECT = "approve", "reject"
-LEGACY_DECISIONS = {APPROVE: APPROVED, REJECT: REJECTED}
 
 
 def decision_output(
@@ -50,17 +42,13 @@ def token_decide(
     comment: str,
     reviewer: str,
     via: CompletionVia,
-    decision: str | None = None,
-    choice: str | list[str] | None = None,
+    choice: str | list[str],
     fields: dict[str, Any] | None = None,
 ) -> Completion:
     """Decide one token: `choice` (an option value, a list when `multiple`) with its form's
-    `fields`, or the old `decision="approve"|"reject"`. `won=False` when someone finished it
-    first; InvalidInput when the answer breaks the token's contract (nothing changed)."""
-    if choice is None:
-        if decision not in LEGACY_DECISIONS:
-            raise ValueError(f"unknown decision {decision!r}")
-        choice = LEGACY_DECISIONS[decision]
+    `fields`. `won=False` when someone finished it first; InvalidInput when the answer breaks
+    the token's contract (nothing changed). The dashboard's decisions come here through its
+    undo window (`dashboard.undo`), the emailed links' at once."""
     waitpoint = selectors.token_get(environment=None, token_id=token_id)
     if waitpoint.is_finished:
         return Completion(waitpoint, won=False)
@@ -111,39 +99,6 @@ class BulkOutcome:
     already_finished: list[Waitpoint] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)  # token id -> why
-
-
-def tokens_decide(
-    *,
-    token_ids: list[str],
-    comment: str,
-    reviewer: str,
-    decision: str | None = None,
-    choice: str | list[str] | None = None,
-) -> BulkOutcome:
-    """Bulk decide: each token in its own transaction, so one race loses only itself; a token
-    whose contract refuses the choice (or needs fields) is skipped with the reason."""
-    outcome = BulkOutcome()
-    for token_id in dict.fromkeys(token_ids):
-        try:
-            completion = token_decide(
-                token_id=token_id,
-                decision=decision,
-                choice=choice,
-                comment=comment,
-                reviewer=reviewer,
-                via=CompletionVia.DASHBOARD,
-            )
-        except NotFound:
-            outcome.missing.append(token_id)
-            continue
-        except InvalidInput as refused:
-            outcome.refused[token_id] = refused.message
-            continue
-        (outcome.decided if completion.won else outcome.already_finished).append(
-            completion.waitpoint
-        )
-    return outcome
 
 
 def common_options(waitpoints: list[Waitpoint]) -> list[Option]:

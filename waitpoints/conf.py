@@ -216,6 +216,17 @@ SETTINGS = {
             lambda value: value >= 1,
             "must be >= 1",
         ),
+        # --- Reviewer dashboard (README, "Dashboard") ---
+        # A dashboard Reject needs a reason (the comment); off: the comment stays optional.
+        Setting("WAITPOINTS_REJECT_REQUIRES_REASON", True, _flag),
+        # Seconds a dashboard decision waits, undoable, before it is recorded (0: at once).
+        Setting(
+            "WAITPOINTS_DASHBOARD_UNDO_SECONDS",
+            5.0,
+            float,
+            lambda value: 0 <= value <= 60,
+            "must be between 0 and 60",
+        ),
         # Seconds `GET /readyz` waits for the database and for the broker before answering 503.
         Setting(
             "WAITPOINTS_READINESS_TIMEOUT_SECONDS",

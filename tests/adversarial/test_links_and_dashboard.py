@@ -173,7 +173,7 @@ def test_replayed_links_decide_once(token):
 # --- Dashboard actions -----------------------------------------------------------------------------
 
 ACTIONS = [
-    ("decide/", {"decision": "approve"}),
+    ("decide/", {"choice": "approved"}),
     ("complete/", {"data": '{"approved": true}'}),
     ("timeout/", {}),
 ]
@@ -198,7 +198,7 @@ def test_dashboard_actions_without_csrf_change_nothing(reviewer, token, suffix, 
 def test_bulk_without_csrf_changes_nothing(reviewer, token):
     client = Client(enforce_csrf_checks=True)
     client.force_login(reviewer)
-    response = client.post("/dashboard/bulk/", {"decision": "approve", "ids": [token.id]})
+    response = client.post("/dashboard/bulk/", {"choice": "approved", "ids": [token.id]})
     assert response.status_code == 403
     assert_unchanged(token)
 
@@ -207,7 +207,7 @@ def test_bulk_without_csrf_changes_nothing(reviewer, token):
 def test_dashboard_actions_anonymous_or_by_get_change_nothing(reviewer_client, token, suffix, data):
     path = "/dashboard/bulk/" if suffix == "bulk" else action_path(token, suffix)
     if suffix == "bulk":
-        data = {"decision": "approve", "ids": [token.id]}
+        data = {"choice": "approved", "ids": [token.id]}
     anonymous = Client().post(path, data)
     assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"]
     # A reviewer's browser following a link (GET/HEAD) never acts: only POST does.

@@ -1,14 +1,20 @@
 """Playwright against Debian's Chromium and pytest-django's live server.
 
-Screenshots go to test-artifacts/ (git-ignored) at the repository root.
+Screenshots go to test-artifacts/ (git-ignored) at the repository root. axe-core comes from the
+npm registry (tests/browser/package.json, `make browser` installs it) and is injected into every
+page as an init script, which the Content-Security-Policy does not apply to.
 """
 
 from pathlib import Path
 
 import pytest
+import requests
+
+from waitpoints.environments.services import api_key_create, environment_get_or_create
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -44,10 +50,49 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
+def new_page(browser, **options):
+    """A page in a context of its own, with axe-core loaded and console errors collected in
+    `page.console_errors`."""
+    if not AXE.exists():
+        pytest.fail(f"axe-core is missing at {AXE}: run `make browser`")
+    context = browser.new_context(**({"viewport": {"width": 1360, "height": 900}} | options))
+    context.add_init_script(path=str(AXE))
     page = context.new_page()
     page.set_default_timeout(20_000)
+    page.console_errors = []
+    page.on(
+        "console",
+        lambda message: (
+            page.console_errors.append(message.text) if message.type == "error" else None
+        ),
+    )
+    page.on("pageerror", lambda error: page.console_errors.append(str(error)))
+    return page
+
+
+@pytest.fixture
+def page(browser):
+    page = new_page(browser)
     yield page
-    context.close()
+    page.context.close()
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now, one line each."""
+    results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{violation['id']} ({violation['impact']}): "
+        + "; ".join(node["target"][0] for node in violation["nodes"][:5])
+        for violation in results["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.fixture
+def api(live_server):
+    """A requests session on the live server's token API, with a key of environment "prod"."""
+    environment = environment_get_or_create(slug="prod")
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {api_key_create(environment=environment).secret}"
+    session.base = f"{live_server.url}/api/v1/waitpoints/tokens"
+    return session

@@ -5,14 +5,12 @@ import contextlib
 import re
 
 import pytest
-import requests
-from django.contrib.auth.models import User
 from django.core import mail
 
-from tests.helpers import reviewers_group
+from tests.browser.support import create_token, log_in, more_filters, no_horizontal_overflow
 from tests.notifications.support import queued_emails
 from waitpoints import wait
-from waitpoints.environments.services import api_key_create, environment_get_or_create
+from waitpoints.environments.services import environment_get_or_create
 from waitpoints.models import CompletionVia, Waitpoint, WaitpointStatus
 from waitpoints.tokens.services.create import token_create
 
@@ -20,35 +18,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "pw-alice-123"
 
 
-@pytest.fixture
-def api(live_server):
-    environment = environment_get_or_create(slug="prod")
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {api_key_create(environment=environment).secret}"
-    session.base = f"{live_server.url}/api/v1/waitpoints/tokens"
-    return session
-
-
-def create_token(api, **body) -> str:
-    response = api.post(api.base, json=body, timeout=10)
-    response.raise_for_status()
-    return response.json()["id"]
-
-
-def log_in(page, live_server, screenshot=None):
-    user = User.objects.create_user("alice", password=PASSWORD)
-    user.groups.add(reviewers_group())
-    page.goto(f"{live_server.url}/dashboard/")
-    if screenshot:
-        page.screenshot(path=screenshot, full_page=True)
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/dashboard/")
-
-
-def no_horizontal_overflow(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+@pytest.fixture(autouse=True)
+def decide_at_once(settings):
+    """Decisions are recorded at once here; test_triage_browser.py covers the undo window."""
+    settings.WAITPOINTS_DASHBOARD_UNDO_SECONDS = 0
 
 
 def test_reviewer_filters_approves_rejects_and_sees_new_tokens(page, live_server, api, artifacts):
@@ -76,6 +49,7 @@ def test_reviewer_filters_approves_rejects_and_sees_new_tokens(page, live_server
     page.screenshot(path=artifacts / "inbox.png", full_page=True)
 
     # Filter by a tag: only the table is swapped, the URL is pushed.
+    more_filters(page)
     tags = page.get_by_label("Tags (has all)")
     tags.fill("moderation")
     tags.press("Enter")
@@ -90,9 +64,10 @@ def test_reviewer_filters_approves_rejects_and_sees_new_tokens(page, live_server
     expect(row.locator(".badge")).to_have_text("approved")
     expect(page.locator("#messages")).to_contain_text("Approved: Publish post #9.")
 
-    # A token created meanwhile shows up without a reload, filters kept.
+    # A token created meanwhile is announced without a reload, filters kept; shown on request.
     newcomer = create_token(api, title="Arrived later", tags=["moderation"], timeout="1h")
-    expect(page.locator(f"#row-{newcomer}")).to_be_visible(timeout=15_000)
+    page.get_by_role("button", name="1 new — show").click(timeout=15_000)
+    expect(page.locator(f"#row-{newcomer}")).to_be_visible()
     assert "tags=moderation" in page.url
     page.screenshot(path=artifacts / "inbox-filtered.png", full_page=True)
 
@@ -101,7 +76,7 @@ def test_reviewer_filters_approves_rejects_and_sees_new_tokens(page, live_server
     page.wait_for_url(f"{live_server.url}/dashboard/tokens/{reject_me}/")
     expect(page.get_by_role("heading", name="Refund order #77")).to_be_visible()
     page.screenshot(path=artifacts / "detail.png", full_page=True)
-    page.get_by_label("Comment (optional)").fill("No receipt attached")
+    page.get_by_label("Comment (required to reject)").fill("No receipt attached")
     page.get_by_role("button", name="Reject", exact=True).click()
     expect(page.locator("[data-outcome]")).to_contain_text("Rejected by alice via the dashboard")
     page.screenshot(path=artifacts / "detail-rejected.png", full_page=True)
@@ -146,6 +121,7 @@ def test_filter_answered_before_a_decision_never_undoes_it_on_screen(page, live_
         held.append((route, route.fetch()))
 
     page.route(re.compile(r"/dashboard/\?.*tags=race"), hold_filter_answer)
+    more_filters(page)
     with page.expect_request(re.compile(r"tags=race")):
         tags = page.get_by_label("Tags (has all)")
         tags.fill("race")
@@ -258,6 +234,7 @@ def test_filters_and_actions_work_without_javascript(browser, live_server, api):
     page = context.new_page()
     try:
         log_in(page, live_server)
+        more_filters(page)
         tags = page.get_by_label("Tags (has all)")
         tags.fill("legal")
         tags.press("Enter")  # a plain GET form submission
@@ -271,7 +248,7 @@ def test_filters_and_actions_work_without_javascript(browser, live_server, api):
         context.close()
 
 
-def test_refresh_keeps_ticked_rows_and_waits_while_typing(page, live_server, api):
+def test_refresh_keeps_ticked_rows_and_typing_never_pauses_it(page, live_server, api):
     from playwright.sync_api import expect
 
     ticked = create_token(api, title="Ticked", timeout="1h")
@@ -279,18 +256,18 @@ def test_refresh_keeps_ticked_rows_and_waits_while_typing(page, live_server, api
     log_in(page, live_server)
 
     page.locator(f"#row-{ticked} input[name=ids]").check()
-    page.locator("h1").click()  # focus leaves the table, so it may refresh
-    first = create_token(api, title="First newcomer", timeout="1h")
-    expect(page.locator(f"#row-{first}")).to_be_visible(timeout=15_000)
-    expect(page.locator(f"#row-{ticked} input[name=ids]")).to_be_checked()
-
     comment = page.locator(f"#row-{typed_in} input[name=comment]")
     comment.fill("half-written thought")
-    second = create_token(api, title="Second newcomer", timeout="1h")
-    page.wait_for_timeout(7_000)  # longer than one refresh period
-    expect(page.locator(f"#row-{second}")).to_have_count(0)
+    first = create_token(api, title="First newcomer", timeout="1h")
+    # A draft no longer freezes the refresh: the newcomer is announced while the draft stays.
+    expect(page.get_by_role("button", name="1 new — show")).to_be_visible(timeout=15_000)
+    expect(page.locator("#live-state")).to_have_attribute("data-state", "live")
     expect(comment).to_have_value("half-written thought")
+    expect(page.locator(f"#row-{ticked} input[name=ids]")).to_be_checked()
 
-    comment.fill("")
-    page.locator("h1").click()
-    expect(page.locator(f"#row-{second}")).to_be_visible(timeout=15_000)
+    page.get_by_role("button", name="1 new — show").click()
+    expect(page.locator(f"#row-{first}")).to_be_visible()
+    expect(page.locator(f"#row-{ticked} input[name=ids]")).to_be_checked()
+    expect(page.locator(f"#row-{typed_in} input[name=comment]")).to_have_value(
+        "half-written thought"
+    )

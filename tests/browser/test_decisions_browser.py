@@ -6,7 +6,8 @@ import re
 import pytest
 from django.core import mail
 
-from tests.browser.test_dashboard_browser import api, create_token, log_in  # noqa: F401 (fixture)
+from dashboard.models import PendingDecision
+from tests.browser.support import create_token, log_in
 from tests.notifications.support import queued_emails
 from waitpoints import wait
 from waitpoints.environments.services import environment_get_or_create
@@ -14,6 +15,13 @@ from waitpoints.models import CompletionVia, Waitpoint, WaitpointStatus
 from waitpoints.tokens.services.create import token_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def decide_at_once(settings):
+    """Recorded at once here, except where a test sets the undo window."""
+    settings.WAITPOINTS_DASHBOARD_UNDO_SECONDS = 0
+
 
 OPTIONS = [
     {"value": "ship", "label": "Ship it", "style": "primary"},
@@ -26,7 +34,7 @@ FORM = {
 }
 
 
-def test_an_option_that_requires_a_comment(page, live_server, api, artifacts):  # noqa: F811
+def test_an_option_that_requires_a_comment(page, live_server, api, artifacts):
     from playwright.sync_api import expect
 
     token = create_token(api, title="Order #5", response={"options": OPTIONS})
@@ -49,7 +57,7 @@ def test_an_option_that_requires_a_comment(page, live_server, api, artifacts):  
     }
 
 
-def test_a_form_with_an_invalid_then_a_valid_value(page, live_server, api, artifacts):  # noqa: F811
+def test_a_form_with_an_invalid_then_a_valid_value(page, live_server, api, artifacts):
     from playwright.sync_api import expect
 
     token = create_token(api, title="Refund", response={"options": OPTIONS, "schema": FORM})
@@ -67,6 +75,26 @@ def test_a_form_with_an_invalid_then_a_valid_value(page, live_server, api, artif
     expect(page.locator("[data-outcome]")).to_contain_text("Chose Ship it by alice")
     page.screenshot(path=artifacts / "decision-form-done.png", full_page=True)
     assert Waitpoint.objects.get(id=token).output["fields"] == {"amount": 4}
+
+
+def test_a_form_decision_waits_out_the_undo_window(page, live_server, api, settings):
+    from playwright.sync_api import expect
+
+    settings.WAITPOINTS_DASHBOARD_UNDO_SECONDS = 600  # only the Undo ends it here
+    token = create_token(api, title="Refund", response={"options": OPTIONS, "schema": FORM})
+    log_in(page, live_server)
+    page.goto(f"{live_server.url}/dashboard/tokens/{token}/")
+    page.get_by_label("Amount").fill("4")
+    page.get_by_role("button", name="Ship it").click()
+    expect(page.get_by_text("Choosing Ship it: recorded in")).to_be_visible()
+    pending = PendingDecision.objects.get(token_id=token)
+    assert (pending.choice, pending.fields, pending.reviewer) == ("ship", {"amount": 4}, "alice")
+    assert Waitpoint.objects.get(id=token).status == WaitpointStatus.WAITING
+
+    page.get_by_role("button", name="Undo").click()
+    expect(page.get_by_role("button", name="Ship it")).to_be_visible()
+    assert not PendingDecision.objects.exists()
+    assert Waitpoint.objects.get(id=token).status == WaitpointStatus.WAITING
 
 
 def test_approve_through_an_emailed_option_link(page, live_server, settings, monkeypatch):

@@ -17,6 +17,12 @@ def make_token(environment):
     return make
 
 
+@pytest.fixture(autouse=True)
+def decide_at_once(settings):
+    """Dashboard decisions are recorded at once here; test_undo.py sets the undo window."""
+    settings.WAITPOINTS_DASHBOARD_UNDO_SECONDS = 0
+
+
 @pytest.fixture
 def queue(monkeypatch):
     return queued_emails(monkeypatch)

@@ -33,14 +33,14 @@ def test_approve_from_a_row_swaps_the_row_and_stores_the_decision(reviewer_clien
 
     response = reviewer_client.post(
         decide_url(token),
-        {"decision": "approve", "comment": "looks fine", "render": "row"},
+        {"choice": "approved", "comment": "looks fine", "render": "row"},
         HTTP_HX_REQUEST="true",
     )
 
     assert response.status_code == 200
     html = response.content.decode()
     assert html.lstrip().startswith(f'<tr id="row-{token.id}"')
-    assert "badge-approved" in html and 'name="decision"' not in html
+    assert "badge-approved" in html and 'name="choice"' not in html
     assert 'hx-swap-oob="true"' in html and "Approved: Post #1." in html
     token = stored(token)
     assert token.status == WaitpointStatus.COMPLETED
@@ -60,7 +60,7 @@ def test_approve_from_a_row_swaps_the_row_and_stores_the_decision(reviewer_clien
 def test_reject_without_javascript_redirects_back(reviewer_client, make_token):
     token = make_token()
     response = reviewer_client.post(
-        decide_url(token), {"decision": "reject", "next": "/dashboard/?tags=x"}
+        decide_url(token), {"choice": "rejected", "comment": "spam", "next": "/dashboard/?tags=x"}
     )
     assert response.status_code == 302 and response["Location"] == "/dashboard/?tags=x"
     assert stored(token).output == {
@@ -68,7 +68,7 @@ def test_reject_without_javascript_redirects_back(reviewer_client, make_token):
         "status": "rejected",
         "choice": "rejected",
         "fields": {},
-        "comment": "",
+        "comment": "spam",
         "reviewedBy": "alice",
     }
     page = reviewer_client.get(response["Location"])
@@ -78,7 +78,7 @@ def test_reject_without_javascript_redirects_back(reviewer_client, make_token):
 def test_next_must_stay_on_this_site(reviewer_client, make_token):
     token = make_token()
     response = reviewer_client.post(
-        decide_url(token), {"decision": "approve", "next": "https://evil.example.com/"}
+        decide_url(token), {"choice": "approved", "next": "https://evil.example.com/"}
     )
     assert response["Location"] == f"/dashboard/tokens/{token.id}/"
 
@@ -87,7 +87,7 @@ def test_reject_from_the_detail_page_rerenders_the_detail(reviewer_client, make_
     token = make_token(title="Refund")
     response = reviewer_client.post(
         decide_url(token),
-        {"decision": "reject", "comment": "no receipt", "render": "detail"},
+        {"choice": "rejected", "comment": "no receipt", "render": "detail"},
         HTTP_HX_REQUEST="true",
     )
     html = response.content.decode()
@@ -99,7 +99,7 @@ def test_reject_from_the_detail_page_rerenders_the_detail(reviewer_client, make_
 
 def test_unknown_decision_changes_nothing(reviewer_client, make_token):
     token = make_token()
-    response = reviewer_client.post(decide_url(token), {"decision": "maybe"})
+    response = reviewer_client.post(decide_url(token), {"choice": "maybe"})
 
     assert response.status_code == 302 and response["Location"] == f"/dashboard/tokens/{token.id}/"
     assert_unchanged(token)
@@ -109,7 +109,7 @@ def test_unknown_decision_changes_nothing(reviewer_client, make_token):
     )
 
     row = reviewer_client.post(
-        decide_url(token), {"decision": "maybe", "render": "row"}, HTTP_HX_REQUEST="true"
+        decide_url(token), {"choice": "maybe", "render": "row"}, HTTP_HX_REQUEST="true"
     )
     assert row.status_code == 200
     html = row.content.decode()
@@ -121,7 +121,7 @@ def test_unknown_decision_changes_nothing(reviewer_client, make_token):
 
 def test_unknown_token_is_404(reviewer_client):
     response = reviewer_client.post(
-        "/dashboard/tokens/waitpoint_nope/decide/", {"decision": "approve"}
+        "/dashboard/tokens/waitpoint_nope/decide/", {"choice": "approved"}
     )
     assert response.status_code == 404
 
@@ -137,7 +137,9 @@ def test_token_finished_meanwhile_shows_who_finished_it(reviewer_client, make_to
     )
 
     response = reviewer_client.post(
-        decide_url(token), {"decision": "reject", "render": "row"}, HTTP_HX_REQUEST="true"
+        decide_url(token),
+        {"choice": "rejected", "comment": "dupe", "render": "row"},
+        HTTP_HX_REQUEST="true",
     )
 
     assert response.status_code == 200
@@ -149,7 +151,7 @@ def test_token_finished_meanwhile_shows_who_finished_it(reviewer_client, make_to
 
 def test_anonymous_actions_go_to_login(client, make_token):
     token = make_token()
-    response = client.post(decide_url(token), {"decision": "approve"})
+    response = client.post(decide_url(token), {"choice": "approved"})
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
     assert stored(token).status == WaitpointStatus.WAITING
 
@@ -157,7 +159,7 @@ def test_anonymous_actions_go_to_login(client, make_token):
 @pytest.mark.parametrize(
     "path, data",
     [
-        ("decide/", {"decision": "approve"}),
+        ("decide/", {"choice": "approved"}),
         ("complete/", {"data": "{}"}),
         ("timeout/", {}),
     ],
@@ -172,7 +174,7 @@ def test_non_reviewer_gets_403_on_every_action(viewer_client, make_token, path, 
 
 def test_non_reviewer_gets_403_on_bulk(viewer_client, make_token):
     token = make_token()
-    response = viewer_client.post("/dashboard/bulk/", {"decision": "approve", "ids": [token.id]})
+    response = viewer_client.post("/dashboard/bulk/", {"choice": "approved", "ids": [token.id]})
     assert response.status_code == 403
     assert stored(token).status == WaitpointStatus.WAITING
 
@@ -182,13 +184,13 @@ def test_csrf_is_enforced(reviewer, make_token):
     client = Client(enforce_csrf_checks=True)
     client.force_login(reviewer)
 
-    refused = client.post(decide_url(token), {"decision": "approve"})
+    refused = client.post(decide_url(token), {"choice": "approved"})
     assert refused.status_code == 403
     assert stored(token).status == WaitpointStatus.WAITING
 
     client.get(f"/dashboard/tokens/{token.id}/")  # sets the CSRF cookie
     csrf = client.cookies["csrftoken"].value
-    accepted = client.post(decide_url(token), {"decision": "approve"}, HTTP_X_CSRFTOKEN=csrf)
+    accepted = client.post(decide_url(token), {"choice": "approved"}, HTTP_X_CSRFTOKEN=csrf)
     assert accepted.status_code == 302
     assert stored(token).status == WaitpointStatus.COMPLETED
 
@@ -259,7 +261,7 @@ def test_bulk_approve_decides_each_selected_waiting_token(reviewer_client, make_
         "/dashboard/bulk/",
         {
             "ids": [first.id, second.id, finished.id],
-            "decision": "approve",
+            "choice": "approved",
             "comment": "batch ok",
             "query": "status=",
         },
@@ -290,7 +292,8 @@ def test_bulk_approve_decides_each_selected_waiting_token(reviewer_client, make_
 def test_bulk_reject_without_javascript_redirects_to_the_filters(reviewer_client, make_token):
     token = make_token()
     response = reviewer_client.post(
-        "/dashboard/bulk/", {"ids": [token.id], "decision": "reject", "query": "tags=a"}
+        "/dashboard/bulk/",
+        {"ids": [token.id], "choice": "rejected", "comment": "spam", "query": "tags=a"},
     )
     assert response.status_code == 302 and response["Location"] == "/dashboard/?tags=a"
     assert stored(token).output["status"] == "rejected"
@@ -299,7 +302,7 @@ def test_bulk_reject_without_javascript_redirects_to_the_filters(reviewer_client
 def test_bulk_without_selection_says_so(reviewer_client, make_token):
     token = make_token()
     response = reviewer_client.post(
-        "/dashboard/bulk/", {"decision": "approve"}, HTTP_HX_REQUEST="true"
+        "/dashboard/bulk/", {"choice": "approved"}, HTTP_HX_REQUEST="true"
     )
     assert b"Select at least one token." in response.content
     assert stored(token).status == WaitpointStatus.WAITING
@@ -309,7 +312,7 @@ def test_bulk_is_limited_to_one_page_of_tokens(reviewer_client, make_token):
     token = make_token()
     ids = [token.id] + [f"waitpoint_fake{i}" for i in range(100)]
     response = reviewer_client.post(
-        "/dashboard/bulk/", {"decision": "approve", "ids": ids}, HTTP_HX_REQUEST="true"
+        "/dashboard/bulk/", {"choice": "approved", "ids": ids}, HTTP_HX_REQUEST="true"
     )
     assert b"at most 100 tokens" in response.content
     assert stored(token).status == WaitpointStatus.WAITING
@@ -347,7 +350,7 @@ def test_detail_of_unknown_token_is_404(reviewer_client):
 def test_tokens_of_every_environment_are_reachable(reviewer_client):
     other = EnvironmentFactory(slug="qa")
     token = token_create(environment=other, timeout="1h").waitpoint
-    reviewer_client.post(decide_url(token), {"decision": "approve"})
+    reviewer_client.post(decide_url(token), {"choice": "approved"})
     assert stored(token).status == WaitpointStatus.COMPLETED
 
 
@@ -362,7 +365,7 @@ def test_swapped_row_keeps_the_inbox_filters_in_its_links(reviewer_client, make_
     token = make_token(tags=["moderation"])
     response = reviewer_client.post(
         decide_url(token),
-        {"decision": "approve", "render": "row", "next": "/dashboard/?status=&env=prod"},
+        {"choice": "approved", "render": "row", "next": "/dashboard/?status=&env=prod"},
         HTTP_HX_REQUEST="true",
     )
     assert (

@@ -22,7 +22,7 @@ def trail(client, token_id: str) -> list[str]:
 def test_dashboard_rejection_says_who_what_and_why(reviewer_client, make_token):
     token = make_token(title="Post #5010")
     reviewer_client.post(
-        f"/dashboard/tokens/{token.id}/decide/", {"decision": "reject", "comment": "spam"}
+        f"/dashboard/tokens/{token.id}/decide/", {"choice": "rejected", "comment": "spam"}
     )
     assert (
         trail(reviewer_client, token.id)[-1] == "Rejected by alice — &#x27;spam&#x27; (dashboard)"
@@ -31,7 +31,7 @@ def test_dashboard_rejection_says_who_what_and_why(reviewer_client, make_token):
 
 def test_approval_without_comment(reviewer_client, make_token):
     token = make_token()
-    reviewer_client.post(f"/dashboard/tokens/{token.id}/decide/", {"decision": "approve"})
+    reviewer_client.post(f"/dashboard/tokens/{token.id}/decide/", {"choice": "approved"})
     assert trail(reviewer_client, token.id)[-1] == "Approved by alice (dashboard)"
 
 

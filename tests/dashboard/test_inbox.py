@@ -160,8 +160,27 @@ def test_htmx_request_gets_only_the_results_partial(reviewer_client, make_token)
     assert html.lstrip().startswith('<section id="inbox-results"')
     assert "<html" not in html and token.id in html
     assert "HX-Request" in response["Vary"]
-    # The self-refresh keeps the filters it was rendered with.
-    assert 'hx-get="/dashboard/?tags=a"' in html
+    # No self-swapping poll: the live refresh (live.js) never replaces the table by itself.
+    assert "every 5s" not in html and "hx-trigger" not in html.split("<table", 1)[0]
+
+
+def test_live_refresh_answers_the_page_ids_and_the_shown_rows_as_they_are(
+    reviewer_client, make_token, environment
+):
+    shown, arrived = make_token(title="Shown"), make_token(title="Arrived")
+    token_complete(environment=environment, token_id=shown.id, data=None, via="api", actor="bob")
+    response = reviewer_client.get(
+        INBOX, {"refresh": "1", "shown": [shown.id]}, HTTP_HX_REQUEST="true"
+    )
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="inbox-refresh">')
+    # The default view lists WAITING tokens: the decided one is no longer on the page, but its
+    # row comes back, as it is now, so the screen can mark it in place.
+    page_ids = html.split("data-page-ids", 1)[1].split("</ul>", 1)[0]
+    assert arrived.id in page_ids and shown.id not in page_ids
+    row = html.split(f'<tr id="row-{shown.id}"', 1)[1].split("</tr>", 1)[0]
+    assert 'data-state="completed"' in row and "data-elsewhere" in row
+    assert f'id="row-{arrived.id}"' not in html
 
 
 def test_history_restore_gets_the_full_page(reviewer_client, make_token):
@@ -182,7 +201,8 @@ def test_refresh_keeps_selected_rows_checked(reviewer_client, make_token):
 
     assert checkbox(picked.id).endswith(" checked")
     assert "checked" not in checkbox(other.id)
-    assert "ids=" not in html.split('hx-get="', 1)[1].split('"', 1)[0]
+    # The pager links and the bulk form's `query` carry the filters, not the selection.
+    assert "ids=" not in html.split('name="query" value="', 1)[1].split('"', 1)[0]
 
 
 def test_cursor_pagination_walks_every_token_once(reviewer_client, make_token):
@@ -217,7 +237,7 @@ def test_viewer_sees_the_list_without_actions(viewer_client, make_token):
     response = viewer_client.get(INBOX)
     assert token.id in listed_ids(response)
     html = response.content.decode()
-    assert "bulk-form" not in html and 'name="decision"' not in html
+    assert "bulk-form" not in html and 'name="choice"' not in html
     assert "read-only" in html
 
 
@@ -226,7 +246,8 @@ def test_inbox_renders_in_a_constant_number_of_queries(
 ):
     for index in range(3):
         WaitpointFactory(environment=environment, title=f"t{index}", tags=["a", "b"])
-    with django_assert_num_queries(7) as few:
+    # Seven, plus this reviewer's pending decisions (the undo window) on the page.
+    with django_assert_num_queries(8) as few:
         reviewer_client.get(INBOX, {"status": "", "size": "100"})
     for index in range(200):
         env = environment if index % 2 else other_environment
@@ -236,7 +257,7 @@ def test_inbox_renders_in_a_constant_number_of_queries(
             tags=["a", "b", f"n{index}"],
             status=WaitpointStatus.COMPLETED if index % 3 == 0 else WaitpointStatus.WAITING,
         )
-    with django_assert_num_queries(7) as many:
+    with django_assert_num_queries(8) as many:
         response = reviewer_client.get(INBOX, {"status": "", "size": "100"})
     assert len(listed_ids(response)) == 100
     assert len(few.captured_queries) == len(many.captured_queries)

@@ -76,12 +76,12 @@ def test_a_nul_in_a_dashboard_id_is_404(reviewer_client, path):
 def test_a_nul_in_a_dashboard_action_or_bulk_id_is_404(reviewer_client, create_token):
     reviewer_client.raise_request_exception = False
     decide = reviewer_client.post(
-        "/dashboard/tokens/waitpoint_a%00b/decide/", {"decision": "approve"}
+        "/dashboard/tokens/waitpoint_a%00b/decide/", {"choice": "approved"}
     )
     assert decide.status_code == 404
     token = create_token()
     bulk = reviewer_client.post(
-        "/dashboard/bulk/", {"decision": "approve", "ids": [token["id"], "waitpoint_\x00x"]}
+        "/dashboard/bulk/", {"choice": "approved", "ids": [token["id"], "waitpoint_\x00x"]}
     )
     assert bulk.status_code == 404
 
