@@ -107,7 +107,7 @@ def token_decide(request: HttpRequest, token_id: str) -> HttpResponse:
             if isinstance(outcome, PendingDecision):
                 messages.info(
                     request,
-                    f"{verb} {token.title or token.id}: recorded in "
+                    f"{verb} — {token.title or token.id}: recorded in "
                     f"{undo.undo_seconds():g} s unless you undo.",
                 )
             else:

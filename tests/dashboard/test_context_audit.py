@@ -1,6 +1,8 @@
 """The audit trail reads as sentences: who decided what, with the comment, by which way; API keys
 by their name, never by their secret's prefix."""
 
+import re
+
 import pytest
 from django.core import mail
 
@@ -149,7 +151,10 @@ def test_failure_extension_and_a_deciding_deadline_read_as_sentences(
         actor="ci-bot",
     )
     lines = trail(reviewer_client, failed.id)
-    assert lines[-2].startswith("Deadline extended to ") and lines[-2].endswith(" by ci-bot (API)")
+    # The new deadline as a date, not a raw ISO string: "2026-12-01 20:34 UTC".
+    assert re.fullmatch(
+        r"Deadline extended to \d{4}-\d\d-\d\d \d\d:\d\d UTC by ci-bot \(API\)", lines[-2]
+    )
     assert lines[-1] == "Failed by ci-bot — &#x27;card declined&#x27;"
 
     decided = make_token(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 MAX_QUOTED = 200
@@ -94,7 +94,7 @@ class _Parts(dict):
             via = VIA_NAMES.get(event.via, event.via)
             return f" ({via})" if via else ""
         if name == "to":
-            return str(data.get("to", "")) if isinstance(data, dict) else ""
+            return _moment_or_text(data.get("to", "")) if isinstance(data, dict) else ""
         if name == "sender":
             actor = actor_name(event.actor)
             return f" ({actor})" if actor else ""
@@ -107,6 +107,17 @@ def actor_name(actor: str) -> str:
     if actor.startswith("wp_"):
         return "an API key"
     return ACTOR_NAMES.get(actor, actor)
+
+
+def _moment_or_text(value: Any) -> str:
+    """An ISO date-time (an extension's new deadline) as "2026-12-01 20:34 UTC"; else as is."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is None:
+        return str(value)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _quoted(value: Any) -> str:
