@@ -17,7 +17,8 @@ EMBEDDED_TESTS ?= tests/api tests/client tests/dashboard tests/runs tests/waitpo
 TEST_RABBITMQ_URL ?= amqp://guest:guest@127.0.0.1:5672//
 RABBITMQ_TESTS ?= tests/runs/test_worker.py tests/adversarial/test_crashes.py \
 	tests/adversarial/test_races_at_volume.py tests/webhooks/test_worker.py tests/ops/test_two_beats.py \
-	tests/waitpoints/test_timeouts.py::test_one_second_timeout_is_swept_by_the_beat_schedule_in_a_worker
+	tests/waitpoints/test_timeouts.py::test_one_second_timeout_is_swept_by_the_beat_schedule_in_a_worker \
+	tests/dashboard/test_undo.py::test_a_worker_records_the_decision_when_the_window_lapses
 
 .PHONY: run test test-postgres test-embedded test-rabbitmq bench install install-test browser lint
 
