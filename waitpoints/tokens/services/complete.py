@@ -67,13 +67,17 @@ def token_complete(
     if not is_plausible_id(token_id):
         raise NotFound("Waitpoint token not found")
     data = clean_json(data, field="data")
-    if database.postgresql() and not connection.in_atomic_block and sql.pipeline_supported():
+    pipelined = (
+        database.postgresql() and not connection.in_atomic_block and sql.pipeline_supported()
+    )
+    if pipelined:
         completion = _complete_in_one_round_trip(environment, token_id, data, via, actor)
         if completion is not None:
             return completion
     with transaction.atomic():
         now = timezone.now()
-        if database.postgresql():
+        # After the pipelined attempt the statement would find the same (not completable) row.
+        if database.postgresql() and not pipelined:
             completed, deliveries = sql.complete_if_waiting(
                 environment_id=environment.pk,
                 token_id=token_id,
