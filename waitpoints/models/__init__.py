@@ -17,6 +17,7 @@ from waitpoints.models.tokens import (
     WaitpointKind,
     WaitpointStatus,
     WaitpointTag,
+    WaitpointVote,
     timeout_error,
 )
 from waitpoints.models.webhooks import (
@@ -42,6 +43,7 @@ __all__ = [
     "WaitpointKind",
     "WaitpointStatus",
     "WaitpointTag",
+    "WaitpointVote",
     "WebhookDelivery",
     "WebhookDeliveryStatus",
     "WebhookEndpoint",
