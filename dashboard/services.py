@@ -15,10 +15,12 @@ from waitpoints.decisions.contract import (
     Option,
     person_decision,
 )
+from waitpoints.errors import AlreadyFinished, AlreadyVoted, InvalidInput, NotAReviewer
 from waitpoints.models import CompletionVia, Waitpoint
-from waitpoints.tokens import selectors
+from waitpoints.tokens import assignment, selectors
 from waitpoints.tokens.services.complete import Completion, token_complete, token_force_timeout
 from waitpoints.tokens.services.extend import token_extend
+from waitpoints.tokens.services.vote import token_vote
 
 
 def decision_output(
@@ -54,6 +56,10 @@ def token_decide(
         return Completion(waitpoint, won=False)
     if waitpoint.contract.multiple and isinstance(choice, str):
         choice = [choice]
+    if waitpoint.policy is not None:
+        return _vote(
+            waitpoint, choice=choice, fields=fields, comment=comment, reviewer=reviewer, via=via
+        )
     return token_complete(
         environment=waitpoint.environment,
         token_id=token_id,
@@ -65,8 +71,56 @@ def token_decide(
     )
 
 
+def _vote(
+    waitpoint: Waitpoint,
+    *,
+    choice: str | list[str],
+    fields: dict[str, Any] | None,
+    comment: str,
+    reviewer: str,
+    via: CompletionVia,
+) -> Completion:
+    """A token with an approval policy records the person's vote (which may finish it);
+    InvalidInput keyed `choice` when they may not vote (README, "Who decides")."""
+    try:
+        outcome = token_vote(
+            environment=waitpoint.environment,
+            token_id=waitpoint.id,
+            reviewer=reviewer,
+            choice=choice,
+            comment=comment,
+            fields=fields,
+            via=via,
+        )
+    except AlreadyFinished:
+        return Completion(selectors.token_get(environment=None, token_id=waitpoint.id), won=False)
+    except (NotAReviewer, AlreadyVoted) as refused:
+        raise InvalidInput({"choice": refused.message}, refused.message) from None
+    return Completion(outcome.waitpoint, won=True)
+
+
+def decision_refusal(waitpoint: Waitpoint, reviewer: str) -> str | None:
+    """Why this person may not decide this token (None: they may): not assigned, its
+    requester, or already voted. Tokens without a policy: anyone with the permission."""
+    if waitpoint.policy is None:
+        return None
+    identity = assignment.identity_of(reviewer)
+    if identity is None:
+        return "Assigned to " + ", ".join(waitpoint.decision_policy.assignees)
+    reason = assignment.refusal(waitpoint.decision_policy, identity)
+    if reason:
+        return reason
+    vote = next((v for v in waitpoint.votes.all() if v.reviewer == identity.name), None)
+    if vote is not None:
+        return "You already approved" if vote.choice == "approved" else "You already voted"
+    return None
+
+
 def token_complete_with_data(*, token_id: str, data: Any, reviewer: str) -> Completion:
     waitpoint = selectors.token_get(environment=None, token_id=token_id)
+    reason = decision_refusal(waitpoint, reviewer)
+    if reason:
+        raise InvalidInput({"data": reason}, reason)
     return token_complete(
         environment=waitpoint.environment,
         token_id=token_id,

@@ -291,7 +291,7 @@ class WaitpointVote(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ["created_at", "id"]
+        ordering = ["id"]  # the order they were counted in (under the token lock)
         constraints = [
             models.UniqueConstraint(fields=["waitpoint", "reviewer"], name="waitpoint_vote_once"),
         ]

@@ -20,7 +20,7 @@ from waitpoints.runs.runtime import calls
 from waitpoints.runs.runtime.context import current_run, require_run
 from waitpoints.runs.runtime.outputs import WaitResult
 from waitpoints.sdk.environments import resolve_environment
-from waitpoints.tokens import public_access, selectors
+from waitpoints.tokens import assignment, public_access, selectors
 from waitpoints.tokens.callbacks import callback_url
 from waitpoints.tokens.selectors import MAX_PAGE_SIZE, TokenFilters
 from waitpoints.tokens.services.complete import token_complete, token_fail
@@ -214,6 +214,11 @@ class Wait:
         if waitpoint.is_finished:
             # Its links could only show the outcome.
             raise InvalidInput({"token": f"is already {waitpoint.current_status}"})
+        refused = assignment.refused_addresses(
+            waitpoint.decision_policy, request.recipients, field="to"
+        )
+        if refused:
+            raise InvalidInput(refused)
         queue_approval_emails(waitpoint.id, request, sent_by="sdk")
         return list(request.recipients)
 

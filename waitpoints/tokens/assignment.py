@@ -93,6 +93,23 @@ def check_names_exist(stored: dict | None, *, details: dict[str, str]) -> None:
             details[f"reviewers.groups[{index}]"] = f"{name!r} is not a group"
 
 
+def refused_addresses(policy: Policy, addresses, *, field: str) -> dict[str, str]:
+    """`{"<field>[i]": why}` for each address that may not decide (links go only to those who
+    may)."""
+    details: dict[str, str] = {}
+    for index, address in enumerate(addresses):
+        identity = identity_of(address)
+        reason = refusal(policy, identity) if identity else None
+        if reason:
+            details[f"{field}[{index}]"] = f"{address} may not decide: {reason}"
+    return details
+
+
+def may_be_emailed(policy: Policy, address: str) -> bool:
+    identity = identity_of(address)
+    return identity is not None and refusal(policy, identity) is None
+
+
 def addresses_of(names: list[str] | tuple[str, ...]) -> list[str]:
     """The email addresses of these people (an address as given, a user's own address)."""
     addresses: list[str] = []

@@ -242,11 +242,9 @@ def _clean_policy_fields(
     if stored is None or policy_details:
         return {"policy": stored, "remind_at": None, "escalate_at": None}
     policy = policy_of(stored)
-    for index, address in enumerate(notify.recipients if notify else ()):
-        identity = assignment.identity_of(address)
-        reason = assignment.refusal(policy, identity) if identity else None
-        if reason:
-            details[f"notify[{index}]"] = f"{address} may not decide: {reason}"
+    details.update(
+        assignment.refused_addresses(policy, notify.recipients if notify else (), field="notify")
+    )
     if notify and "remind" in stored:
         stored["notify"] = list(notify.recipients)  # the reminders go to them again
     return {

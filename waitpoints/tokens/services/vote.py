@@ -59,8 +59,9 @@ def token_vote(
     comment or fields the token's contract refuses): nothing is stored then."""
     identity = assignment.identity_of(reviewer)
     with transaction.atomic():
-        now = now or timezone.now()
         waitpoint = lock_token(environment, token_id)
+        # After the lock: the votes' times follow the order they were counted in.
+        now = now or timezone.now()
         if finished_or_due(waitpoint, now):
             raise AlreadyFinished(f"Waitpoint token {token_id!r} is already finished")
         if identity is None:
@@ -86,7 +87,7 @@ def token_vote(
                 )
         except IntegrityError:
             raise AlreadyVoted(f"{identity.name} already voted on {token_id}") from None
-        votes = list(WaitpointVote.objects.filter(waitpoint=waitpoint))
+        votes = list(WaitpointVote.objects.filter(waitpoint=waitpoint).order_by("id"))
         agreeing = [other for other in votes if _same_choice(other.choice, choice)]
         finishes = is_veto(contract, choice) or len(agreeing) >= waitpoint.decision_policy.required
         if finishes:

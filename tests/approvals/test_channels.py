@@ -1,0 +1,116 @@
+"""The dashboard and the emailed links follow the same rules as the reviews API: only those who
+may decide vote (after the undo window, a vote), the requester never; links go only to them."""
+
+import pytest
+from django.test import Client
+
+from tests.helpers import assert_unchanged, reviewers_group, stored
+from waitpoints import wait
+from waitpoints.errors import InvalidInput
+from waitpoints.models import WaitpointVote
+from waitpoints.notifications import emails
+from waitpoints.tokens.services.create import token_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def decide_at_once(settings):
+    settings.WAITPOINTS_DASHBOARD_UNDO_SECONDS = 0
+
+
+def logged_in(user):
+    user.groups.add(reviewers_group())
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def decide(client, token, choice="approved"):
+    return client.post(
+        f"/dashboard/tokens/{token.id}/decide/",
+        {"render": "detail", "choice": choice, "comment": ""},
+        HTTP_HX_REQUEST="true",
+    )
+
+
+def test_two_of_two_through_the_dashboard(environment, people):
+    token = token_create(
+        environment=environment, timeout="1h", approvals={"required": 2}, requested_by="dora"
+    ).waitpoint
+    assert decide(logged_in(people["anna"]), token).status_code == 200
+    assert stored(token).status == "WAITING"
+    assert [v.reviewer for v in WaitpointVote.objects.filter(waitpoint=token)] == ["anna"]
+    again = decide(logged_in(people["anna"]), token)
+    assert "You already approved" in again.content.decode()
+    decide(logged_in(people["ben"]), token)
+    finished = stored(token)
+    assert finished.status == "COMPLETED" and finished.completed_via == "dashboard"
+    assert [v["reviewer"] for v in finished.output["votes"]] == ["anna", "ben"]
+
+
+def test_the_requester_and_the_unassigned_are_refused_in_the_dashboard(environment, people):
+    token = token_create(
+        environment=environment,
+        timeout="1h",
+        reviewers={"groups": ["finance"]},
+        requested_by="dora@example.com",
+    ).waitpoint
+    html = decide(logged_in(people["dora"]), token).content.decode()
+    assert "You requested this; someone else must decide" in html
+    html = decide(logged_in(people["carl"]), token).content.decode()
+    assert "Assigned to finance" in html
+    assert_unchanged(token)
+    assert not WaitpointVote.objects.exists()
+
+
+def test_the_undo_window_records_no_pending_decision_for_the_requester(
+    environment, people, settings
+):
+    settings.WAITPOINTS_DASHBOARD_UNDO_SECONDS = 5
+    token = token_create(environment=environment, timeout="1h", requested_by="dora").waitpoint
+    html = decide(logged_in(people["dora"]), token).content.decode()
+    assert "You requested this" in html
+    from dashboard.models import PendingDecision
+
+    assert not PendingDecision.objects.exists()
+
+
+def link_path(token, choice, recipient):
+    signed = emails.sign_approval_link(waitpoint=token, choice=choice, recipient=recipient)
+    return f"/approve/{signed}/"
+
+
+def test_an_emailed_link_records_a_vote_and_refuses_the_requester(environment, people):
+    token = token_create(
+        environment=environment,
+        timeout="1h",
+        approvals={"required": 2},
+        requested_by="dora@example.com",
+        notify=["anna@example.com", "outside@partner.example"],
+    ).waitpoint
+    client = Client()
+    response = client.post(link_path(token, "approved", "anna@example.com"), {"comment": ""})
+    assert response.status_code == 200
+    assert stored(token).status == "WAITING"
+    assert WaitpointVote.objects.get(waitpoint=token).reviewer == "anna"
+    # A link could only reach the requester by being forwarded: still refused.
+    refused = client.post(link_path(token, "approved", "dora@example.com"), {"comment": ""})
+    assert "You requested this; someone else must decide" in refused.content.decode()
+    assert WaitpointVote.objects.filter(waitpoint=token).count() == 1
+    client.post(link_path(token, "approved", "outside@partner.example"), {"comment": ""})
+    finished = stored(token)
+    assert finished.status == "COMPLETED" and finished.completed_via == "email"
+    assert [v["via"] for v in finished.output["votes"]] == ["email", "email"]
+
+
+def test_links_are_issued_only_to_people_who_may_decide(environment, people):
+    token = token_create(
+        environment=environment, timeout="1h", reviewers={"users": ["anna"]}, requested_by="dora"
+    ).waitpoint
+    with pytest.raises(InvalidInput) as refused:
+        wait.send_approval_email(token.id, to=["carl@example.com"], environment=environment)
+    assert "to[0]" in refused.value.details
+    with pytest.raises(InvalidInput):
+        wait.send_approval_email(token.id, to=["dora@example.com"], environment=environment)
+    assert wait.send_approval_email(token.id, to=["anna@example.com"], environment=environment)
