@@ -131,3 +131,37 @@ def test_two_beats_claiming_the_same_due_time_send_once(environment, people, que
     ]
     assert sorted(queue.recipients) == sorted(audited)
     assert audited.count("carl@example.com") in range(5, 11) and "anna@example.com" in audited
+
+
+@pytest.mark.django_db
+def test_votes_reminders_and_escalations_read_as_sentences(environment, people, queue):
+    from waitpoints.display.audit import audit_line
+
+    token = token_create(
+        environment=environment,
+        timeout="2d",
+        reviewers={"users": ["anna", "ben"]},
+        approvals={"required": 2},
+        remind={"every": "1h"},
+        escalate={"after": "1h", "to": ["carl"]},
+    ).waitpoint
+    token_vote(
+        environment=environment,
+        token_id=token.id,
+        reviewer="anna",
+        choice="approved",
+        comment="fine",
+        via="dashboard",
+    )
+    due = token.created_at + timedelta(hours=1)
+    escalations_send_due(now=due)
+    reminders_send_due(now=due)
+    sentences = [
+        audit_line(event).sentence
+        for event in AuditEvent.objects.filter(waitpoint=token).exclude(action="created")
+    ]
+    assert sentences == [
+        "Vote: Approved by anna — 'fine' (dashboard)",
+        "Escalated to carl",
+        "Reminder 1 sent to ben@example.com, carl@example.com",
+    ]
