@@ -116,6 +116,33 @@ def decision_refusal(waitpoint: Waitpoint, reviewer: str) -> str | None:
     return None
 
 
+def approval_progress(waitpoint: Waitpoint) -> str:
+    """ "1 of 2 approved — anna ✓, ben pending" for a token with a policy ("" without one)."""
+    if waitpoint.policy is None:
+        return ""
+    policy = waitpoint.decision_policy
+    votes = list(waitpoint.votes.all())
+    voted: set[str] = set()
+    for vote in votes:
+        identity = assignment.identity_of(vote.reviewer)
+        voted |= identity.keys if identity else {vote.reviewer.lower()}
+    marks = {"approved": "✓", "rejected": "✗"}
+    people = [f"{vote.reviewer} {marks.get(str(vote.choice), '·')}" for vote in votes]
+    people += [f"{name} pending" for name in policy.users if name.lower() not in voted]
+    people += [f"{group} (group) pending" for group in policy.groups]
+    approved = sum(1 for vote in votes if vote.choice == "approved")
+    summary = f"{approved} of {policy.required} approved"
+    return f"{summary} — {', '.join(people)}" if people else summary
+
+
+def annotate_for_reviewer(tokens: list[Waitpoint], reviewer: str) -> None:
+    """Each token with `.refusal` (why this person may not decide it, or None) and `.progress`
+    (its approvals so far), for the dashboard's rows and detail."""
+    for token in tokens:
+        token.refusal = None if token.is_finished else decision_refusal(token, reviewer)
+        token.progress = approval_progress(token)
+
+
 def token_complete_with_data(*, token_id: str, data: Any, reviewer: str) -> Completion:
     waitpoint = selectors.token_get(environment=None, token_id=token_id)
     reason = decision_refusal(waitpoint, reviewer)

@@ -16,6 +16,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
 from dashboard import forms, undo
+from dashboard import services as dashboard_services
 from dashboard.access import can_complete, login_required
 from dashboard.choices import bulk_choices, dashboard_contract, decision_choices
 from dashboard.decision_forms import DecisionForm, ExtendDeadlineForm
@@ -61,6 +62,7 @@ def with_pending(request: HttpRequest, tokens: list[Waitpoint]) -> list[Waitpoin
     )
     for token in tokens:
         token.pending = pending.get(token.id)
+    dashboard_services.annotate_for_reviewer(tokens, request.user.get_username())
     return tokens
 
 
@@ -151,7 +153,7 @@ def detail_context(request: HttpRequest, token: Waitpoint, **forms_: Any) -> dic
     return {
         "token": token,
         # A credential that completes the token: only for people who may decide.
-        "callback_url": callback_url(token) if may_complete else None,
+        "callback_url": callback_url(token) if may_complete and not token.refusal else None,
         "blocked_runs": [
             block.run
             for block in RunBlock.objects.filter(waitpoint=token)

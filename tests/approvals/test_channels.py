@@ -114,3 +114,55 @@ def test_links_are_issued_only_to_people_who_may_decide(environment, people):
     with pytest.raises(InvalidInput):
         wait.send_approval_email(token.id, to=["dora@example.com"], environment=environment)
     assert wait.send_approval_email(token.id, to=["anna@example.com"], environment=environment)
+
+
+def test_the_inbox_and_detail_show_progress_and_act_only_where_i_may(environment, people):
+    token = token_create(
+        environment=environment,
+        timeout="1h",
+        title="Refund 12",
+        reviewers={"users": ["anna", "ben"]},
+        approvals={"required": 2},
+        requested_by="dora",
+    ).waitpoint
+    decide(logged_in(people["anna"]), token)
+    ben_inbox = logged_in(people["ben"]).get("/dashboard/").content.decode()
+    assert "1 of 2 approved — anna ✓, ben pending" in ben_inbox
+    assert f'action="/dashboard/tokens/{token.id}/decide/"' in ben_inbox
+    for name, reason in (
+        ("dora", "You requested this; someone else must decide"),
+        ("carl", "Assigned to anna, ben"),
+        ("anna", "You already approved"),
+    ):
+        client = logged_in(people[name])
+        for page in ("/dashboard/", f"/dashboard/tokens/{token.id}/"):
+            html = client.get(page).content.decode()
+            assert reason in html, (name, page)
+            assert f'action="/dashboard/tokens/{token.id}/decide/"' not in html, (name, page)
+            assert f'action="/dashboard/tokens/{token.id}/choose/"' not in html, (name, page)
+        assert "/callback/" not in client.get(f"/dashboard/tokens/{token.id}/").content.decode()
+
+
+def test_the_link_page_shows_progress_and_a_vote_is_not_the_decision(environment, people):
+    token = token_create(environment=environment, timeout="1h", approvals={"required": 2}).waitpoint
+    client = Client()
+    path = link_path(token, "approved", "anna@example.com")
+    html = client.post(path, {"comment": ""}).content.decode()
+    assert "Your vote is recorded" in html and "1 of 2 approved — anna ✓" in html
+    again = client.get(path).content.decode()
+    assert "You already approved" in again and "<form" not in again
+    other = client.get(link_path(token, "approved", "ben@example.com")).content.decode()
+    assert "1 of 2 approved — anna ✓" in other and "<form" in other
+
+
+def test_bulk_votes_per_token_and_reports_the_ones_i_could_not_act_on(environment, people):
+    mine = token_create(environment=environment, timeout="1h", approvals={"required": 2}).waitpoint
+    theirs = token_create(environment=environment, timeout="1h", requested_by="anna").waitpoint
+    response = logged_in(people["anna"]).post(
+        "/dashboard/bulk/",
+        {"ids": [mine.id, theirs.id], "choice": "approved", "comment": ""},
+        follow=True,
+    )
+    assert WaitpointVote.objects.get(waitpoint=mine).reviewer == "anna"
+    assert_unchanged(theirs)
+    assert "You requested this; someone else must decide" in response.content.decode()
