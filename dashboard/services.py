@@ -122,10 +122,7 @@ def approval_progress(waitpoint: Waitpoint) -> str:
         return ""
     policy = waitpoint.decision_policy
     votes = list(waitpoint.votes.all())
-    voted: set[str] = set()
-    for vote in votes:
-        identity = assignment.identity_of(vote.reviewer)
-        voted |= identity.keys if identity else {vote.reviewer.lower()}
+    voted = assignment.keys_of_voters(vote.reviewer for vote in votes)
     marks = {"approved": "✓", "rejected": "✗"}
     people = [f"{vote.reviewer} {marks.get(str(vote.choice), '·')}" for vote in votes]
     people += [f"{name} pending" for name in policy.users if name.lower() not in voted]

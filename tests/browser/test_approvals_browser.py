@@ -2,6 +2,7 @@
 2", the second's approval finishes it — and the requester sees no buttons, only why."""
 
 import pytest
+
 from tests.browser.conftest import new_page, serious_violations
 from tests.browser.support import create_token, log_in
 from waitpoints.models import Waitpoint, WaitpointStatus

@@ -72,6 +72,15 @@ def refusal(policy: Policy, identity: Identity) -> str | None:
     return "Assigned to " + ", ".join(policy.assignees)
 
 
+def keys_of_voters(reviewers) -> set[str]:
+    """Every name the people who voted (by their stored `reviewer`) may be called by."""
+    keys: set[str] = set()
+    for reviewer in reviewers:
+        identity = identity_of(reviewer)
+        keys |= identity.keys if identity else {reviewer.lower()}
+    return keys
+
+
 def check_names_exist(stored: dict | None, *, details: dict[str, str]) -> None:
     """Add to `details` each reviewer, group or escalation target that names nobody: a name
     must be a username, a user's email or an email address (an outside approver)."""

@@ -53,13 +53,13 @@ def reminders_send_due(*, now: datetime | None = None) -> int:
                 continue  # another beat sent this one, or the token finished meanwhile
             recipients = _waiting_on(waitpoint)
             _email(waitpoint, recipients, sent_by=REMINDER_SENDER)
-            AuditEvent.objects.create(
-                waitpoint=waitpoint,
-                action=AuditEvent.Action.REMINDER_SENT,
-                via="email",
-                actor=REMINDER_SENDER,
-                data={"to": recipients, "number": number},
-                created_at=now,
+            _audit(
+                waitpoint,
+                AuditEvent.Action.REMINDER_SENT,
+                REMINDER_SENDER,
+                now,
+                to=recipients,
+                number=number,
             )
         sent += 1
     return sent
@@ -97,13 +97,13 @@ def escalations_send_due(*, now: datetime | None = None) -> int:
                 if assignment.may_be_emailed(waitpoint.decision_policy, address)
             ]
             _email(waitpoint, recipients, sent_by=ESCALATION_SENDER)
-            AuditEvent.objects.create(
-                waitpoint=waitpoint,
-                action=AuditEvent.Action.ESCALATED,
-                via="email",
-                actor=ESCALATION_SENDER,
-                data={"to": names, "emailed": recipients},
-                created_at=now,
+            _audit(
+                waitpoint,
+                AuditEvent.Action.ESCALATED,
+                ESCALATION_SENDER,
+                now,
+                to=names,
+                emailed=recipients,
             )
         escalated += 1
     return escalated
@@ -117,10 +117,7 @@ def _waiting_on(waitpoint: Waitpoint) -> list[str]:
         *assignment.group_addresses(policy.groups),
         *policy.notify,
     ]
-    voted: set[str] = set()
-    for reviewer in waitpoint.votes.values_list("reviewer", flat=True):
-        identity = assignment.identity_of(reviewer)
-        voted |= identity.keys if identity else {reviewer.lower()}
+    voted = assignment.keys_of_voters(waitpoint.votes.values_list("reviewer", flat=True))
     recipients: list[str] = []
     for address in candidates:
         address = address.lower()
@@ -129,6 +126,12 @@ def _waiting_on(waitpoint: Waitpoint) -> list[str]:
         if assignment.may_be_emailed(policy, address):
             recipients.append(address)
     return recipients
+
+
+def _audit(waitpoint: Waitpoint, action: str, actor: str, now: datetime, **data) -> None:
+    AuditEvent.objects.create(
+        waitpoint=waitpoint, action=action, via="email", actor=actor, data=data, created_at=now
+    )
 
 
 def _email(waitpoint: Waitpoint, recipients: list[str], *, sent_by: str) -> None:
