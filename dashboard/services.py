@@ -16,7 +16,7 @@ from waitpoints.decisions.contract import (
     person_decision,
 )
 from waitpoints.errors import AlreadyFinished, AlreadyVoted, InvalidInput, NotAReviewer
-from waitpoints.models import CompletionVia, Waitpoint
+from waitpoints.models import CompletionVia, Waitpoint, WaitpointStatus
 from waitpoints.tokens import assignment, selectors
 from waitpoints.tokens.services.complete import Completion, token_complete, token_force_timeout
 from waitpoints.tokens.services.extend import token_extend
@@ -130,6 +130,16 @@ def approval_progress(waitpoint: Waitpoint) -> str:
     approved = sum(1 for vote in votes if vote.choice == "approved")
     summary = f"{approved} of {policy.required} approved"
     return f"{summary} — {', '.join(people)}" if people else summary
+
+
+def has_assignments(identity: assignment.Identity) -> bool:
+    """Whether some WAITING token names this person (or a group of theirs) as reviewer and
+    waits for their vote: then "Assigned to me" is their inbox's default view."""
+    tokens = Waitpoint.objects.filter(
+        status=WaitpointStatus.WAITING,
+        assignees__key__in=assignment.assignee_keys_of(identity),
+    ).exclude(votes__reviewer=identity.name)
+    return tokens.exists()
 
 
 def annotate_for_reviewer(tokens: list[Waitpoint], reviewer: str) -> None:

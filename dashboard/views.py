@@ -23,7 +23,7 @@ from dashboard.decision_forms import DecisionForm, ExtendDeadlineForm
 from waitpoints.core.ids import is_plausible_id
 from waitpoints.errors import InvalidInput, NotFound
 from waitpoints.models import Environment, Run, RunBlock, Waitpoint
-from waitpoints.tokens import selectors
+from waitpoints.tokens import assignment, selectors
 from waitpoints.tokens.callbacks import callback_url
 
 # Query parameters of the inbox that are not filters: the selection, the cursors, and what the
@@ -82,7 +82,15 @@ def row_context(request: HttpRequest, inbox_params: QueryDict) -> dict[str, Any]
 
 def inbox_context(request: HttpRequest, params: QueryDict) -> dict[str, Any]:
     environments = list(Environment.objects.order_by("slug"))
-    form = forms.InboxFilterForm(params, environments=environments)
+    me = assignment.identity_of(request.user.get_username())
+    form = forms.InboxFilterForm(
+        params,
+        environments=environments,
+        me=me,
+        mine_by_default="mine" not in params
+        and me is not None
+        and dashboard_services.has_assignments(me),
+    )
     form.is_valid()  # invalid fields are shown and left out of the filters
     listing = {"environments": form.selected_environments(), "filters": form.token_filters()}
     cursor_error = None

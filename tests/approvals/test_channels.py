@@ -166,3 +166,36 @@ def test_bulk_votes_per_token_and_reports_the_ones_i_could_not_act_on(environmen
     assert WaitpointVote.objects.get(waitpoint=mine).reviewer == "anna"
     assert_unchanged(theirs)
     assert "You requested this; someone else must decide" in response.content.decode()
+
+
+def test_assigned_to_me_is_the_default_view_of_people_with_assignments(environment, people):
+    mine = token_create(
+        environment=environment,
+        timeout="1h",
+        title="Mine by group",
+        reviewers={"groups": ["finance"]},
+    ).waitpoint
+    by_email = token_create(
+        environment=environment,
+        timeout="1h",
+        title="Mine by email",
+        reviewers={"users": ["ANNA@example.com"]},
+        approvals={"required": 2},
+    ).waitpoint
+    token_create(
+        environment=environment, timeout="1h", title="For carl", reviewers={"users": ["carl"]}
+    )
+    token_create(environment=environment, timeout="1h", title="For anyone")
+    anna = logged_in(people["anna"])
+    html = anna.get("/dashboard/").content.decode()
+    assert "Mine by group" in html and "Mine by email" in html
+    assert "For carl" not in html and "For anyone" not in html
+    everyone = anna.get("/dashboard/?mine=&status=WAITING").content.decode()
+    assert "For carl" in everyone and "For anyone" in everyone
+    decide(anna, by_email)  # voted: no longer waiting for her
+    html = anna.get("/dashboard/").content.decode()
+    assert "Mine by group" in html and "Mine by email" not in html
+    assert mine.id in html
+    # Someone without assignments sees every token by default.
+    dora = logged_in(people["dora"]).get("/dashboard/").content.decode()
+    assert "For carl" in dora and "For anyone" in dora

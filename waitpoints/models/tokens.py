@@ -309,3 +309,27 @@ class WaitpointVote(models.Model):
             "at": stamp.replace("+00:00", "Z"),
             "via": self.via,
         }
+
+
+class WaitpointAssignee(models.Model):
+    """One name a token's reviewers are matched by ("user:<name or address, lowercased>",
+    "group:<name>"): the dashboard's "Assigned to me" filter, portable (no JSON containment)."""
+
+    waitpoint = models.ForeignKey(
+        Waitpoint, on_delete=models.CASCADE, related_name="assignees", db_index=False
+    )
+    key = models.CharField(max_length=330)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["waitpoint", "key"], name="waitpoint_assignee_once"),
+        ]
+        indexes = [models.Index(fields=["key", "waitpoint"], name="waitpoint_assignee_key_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key} on {self.waitpoint_id}"
+
+
+def assignee_keys(users, groups) -> list[str]:
+    """The `WaitpointAssignee` keys of these reviewers."""
+    return [f"user:{name.lower()}" for name in users] + [f"group:{name}" for name in groups]

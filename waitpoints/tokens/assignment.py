@@ -15,6 +15,7 @@ from django.core.validators import validate_email
 
 from waitpoints.decisions.policy import Policy
 from waitpoints.errors import InvalidInput
+from waitpoints.models import assignee_keys
 
 REQUESTER_REFUSAL = "You requested this; someone else must decide"
 
@@ -57,6 +58,11 @@ def identity_of_user(user) -> Identity:
         keys.add(user.email.lower())
     groups = frozenset(user.groups.values_list("name", flat=True))
     return Identity(name=user.get_username(), keys=frozenset(keys), groups=groups)
+
+
+def assignee_keys_of(identity: Identity) -> list[str]:
+    """The `WaitpointAssignee` keys naming this person (as a user or by group)."""
+    return assignee_keys(sorted(identity.keys), sorted(identity.groups))
 
 
 def refusal(policy: Policy, identity: Identity) -> str | None:

@@ -25,7 +25,14 @@ from waitpoints.decisions.contract import NOT_GIVEN, clean_response, clean_timeo
 from waitpoints.decisions.policy import clean_policy, policy_of
 from waitpoints.display.hints import clean_display
 from waitpoints.errors import InvalidInput
-from waitpoints.models import Environment, Waitpoint, WaitpointKind, WaitpointTag
+from waitpoints.models import (
+    Environment,
+    Waitpoint,
+    WaitpointAssignee,
+    WaitpointKind,
+    WaitpointTag,
+    assignee_keys,
+)
 from waitpoints.notifications.delivery import queue_approval_emails
 from waitpoints.notifications.emails import ApprovalRequest, clean_approval_request
 from waitpoints.ops import metrics
@@ -275,18 +282,36 @@ def _insert_token(environment: Environment, fields: dict[str, Any], now: datetim
         escalate_at=fields["escalate_at"],
         created_at=now,
     )
-    if database.postgresql():
+    assigned = fields["policy"] and fields["policy"].get("reviewers")
+    if assigned:
+        with transaction.atomic():  # the token and its assignees, or neither
+            if database.postgresql():
+                sql.insert_token(waitpoint, tags)
+            else:
+                waitpoint.save(force_insert=True)
+                _insert_tags(waitpoint, tags)
+            WaitpointAssignee.objects.bulk_create(
+                WaitpointAssignee(waitpoint=waitpoint, key=key)
+                for key in assignee_keys(assigned.get("users", ()), assigned.get("groups", ()))
+            )
+    elif database.postgresql():
         sql.insert_token(waitpoint, tags)
     else:
         with transaction.atomic():
             waitpoint.save(force_insert=True)
-            WaitpointTag.objects.bulk_create(
-                WaitpointTag(waitpoint=waitpoint, environment=environment, name=name, position=i)
-                for i, name in enumerate(tags)
-            )
+            _insert_tags(waitpoint, tags)
     waitpoint.mark_inserted(tag_names=tags)
     metrics.count_created(environment)
     return waitpoint
+
+
+def _insert_tags(waitpoint: Waitpoint, tags: list[str]) -> None:
+    WaitpointTag.objects.bulk_create(
+        WaitpointTag(
+            waitpoint=waitpoint, environment_id=waitpoint.environment_id, name=name, position=i
+        )
+        for i, name in enumerate(tags)
+    )
 
 
 def sleep_create(*, environment: Environment, until: datetime) -> Waitpoint:

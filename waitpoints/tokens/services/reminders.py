@@ -14,7 +14,13 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from waitpoints.models import AuditEvent, Waitpoint, WaitpointStatus
+from waitpoints.models import (
+    AuditEvent,
+    Waitpoint,
+    WaitpointAssignee,
+    WaitpointStatus,
+    assignee_keys,
+)
 from waitpoints.notifications.delivery import queue_approval_emails
 from waitpoints.notifications.emails import ApprovalRequest
 from waitpoints.tokens import assignment
@@ -89,6 +95,14 @@ def escalations_send_due(*, now: datetime | None = None) -> int:
                     "users": users + [name for name in names if name not in users],
                 }
             Waitpoint.objects.filter(pk=waitpoint.pk).update(escalate_at=None, policy=stored)
+            if "reviewers" in stored:
+                WaitpointAssignee.objects.bulk_create(
+                    [
+                        WaitpointAssignee(waitpoint=waitpoint, key=k)
+                        for k in assignee_keys(names, ())
+                    ],
+                    ignore_conflicts=True,
+                )
             waitpoint.policy = stored
             waitpoint.__dict__.pop("decision_policy", None)  # the cached one predates it
             recipients = [
