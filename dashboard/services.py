@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.db.models import prefetch_related_objects
+
 from waitpoints.decisions.contract import (
     DEFAULT_OPTIONS,
     Option,
@@ -99,12 +101,14 @@ def _vote(
     return Completion(outcome.waitpoint, won=True)
 
 
-def decision_refusal(waitpoint: Waitpoint, reviewer: str) -> str | None:
+def decision_refusal(
+    waitpoint: Waitpoint, reviewer: str, identity: assignment.Identity | None = None
+) -> str | None:
     """Why this person may not decide this token (None: they may): not assigned, its
     requester, or already voted. Tokens without a policy: anyone with the permission."""
     if waitpoint.policy is None:
         return None
-    identity = assignment.identity_of(reviewer)
+    identity = identity or assignment.identity_of(reviewer)
     if identity is None:
         return "Assigned to " + ", ".join(waitpoint.decision_policy.assignees)
     reason = assignment.refusal(waitpoint.decision_policy, identity)
@@ -116,13 +120,14 @@ def decision_refusal(waitpoint: Waitpoint, reviewer: str) -> str | None:
     return None
 
 
-def approval_progress(waitpoint: Waitpoint) -> str:
-    """ "1 of 2 approved — anna ✓, ben pending" for a token with a policy ("" without one)."""
+def approval_progress(waitpoint: Waitpoint, addresses: dict[str, str] | None = None) -> str:
+    """Its approvals so far, "1 of 2 approved — anna ✓, ben pending" ("" without a policy);
+    `addresses`: the voters' (`assignment.voter_addresses`), looked up when not given."""
     if waitpoint.policy is None:
         return ""
     policy = waitpoint.decision_policy
     votes = list(waitpoint.votes.all())
-    voted = assignment.keys_of_voters(vote.reviewer for vote in votes)
+    voted = assignment.keys_of_voters((vote.reviewer for vote in votes), addresses)
     marks = {"approved": "✓", "rejected": "✗"}
     people = [f"{vote.reviewer} {marks.get(str(vote.choice), '·')}" for vote in votes]
     people += [f"{name} pending" for name in policy.users if name.lower() not in voted]
@@ -145,9 +150,17 @@ def has_assignments(identity: assignment.Identity) -> bool:
 def annotate_for_reviewer(tokens: list[Waitpoint], reviewer: str) -> None:
     """Each token with `.refusal` (why this person may not decide it, or None) and `.progress`
     (its approvals so far), for the dashboard's rows and detail."""
+    with_policy = [token for token in tokens if token.policy is not None]
+    identity = assignment.identity_of(reviewer) if with_policy else None
+    prefetch_related_objects(with_policy, "votes")
+    addresses = assignment.voter_addresses(
+        vote.reviewer for token in with_policy for vote in token.votes.all()
+    )
     for token in tokens:
-        token.refusal = None if token.is_finished else decision_refusal(token, reviewer)
-        token.progress = approval_progress(token)
+        token.refusal = None
+        if not token.is_finished and token.policy is not None:
+            token.refusal = decision_refusal(token, reviewer, identity)
+        token.progress = approval_progress(token, addresses)
 
 
 def token_complete_with_data(*, token_id: str, data: Any, reviewer: str) -> Completion:

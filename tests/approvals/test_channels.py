@@ -199,3 +199,31 @@ def test_assigned_to_me_is_the_default_view_of_people_with_assignments(environme
     # Someone without assignments sees every token by default.
     dora = logged_in(people["dora"]).get("/dashboard/").content.decode()
     assert "For carl" in dora and "For anyone" in dora
+
+
+def test_the_inbox_costs_the_same_queries_for_more_tokens_with_votes(
+    environment, people, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def add_tokens(count):
+        for _ in range(count):
+            token = token_create(
+                environment=environment,
+                timeout="1h",
+                reviewers={"groups": ["finance"]},
+                approvals={"required": 3},
+            ).waitpoint
+            decide(logged_in(people["ben"]), token)
+
+    anna = logged_in(people["anna"])
+    add_tokens(2)
+    with CaptureQueriesContext(connection) as few:
+        anna.get("/dashboard/?mine=&status=WAITING")
+    add_tokens(6)
+    with CaptureQueriesContext(connection) as many:
+        html = anna.get("/dashboard/?mine=&status=WAITING").content.decode()
+    assert html.count("0 of 3 approved — ben ·") == 0 and html.count("0 of 3 approved") == 0
+    assert html.count("1 of 3 approved — ben ✓, finance (group) pending") == 8
+    assert len(many.captured_queries) == len(few.captured_queries)

@@ -184,3 +184,12 @@ def test_timeout_with_partial_votes_keeps_them_in_the_audit(people, create_token
     voted = AuditEvent.objects.get(waitpoint_id=token["id"], action="voted")
     assert voted.actor == "anna" and voted.data["comment"] == "ok by me"
     assert WaitpointVote.objects.filter(waitpoint_id=token["id"]).count() == 1
+
+
+def test_only_the_secret_key_votes_for_people(people, create_token, vote, anonymous_api):
+    token = create_token(approvals={"required": 2})
+    anonymous_api.credentials(HTTP_AUTHORIZATION=f"Bearer {token['publicAccessToken']}")
+    assert vote(token, "anna", client=anonymous_api).status_code == 403
+    assert not WaitpointVote.objects.exists()
+    long_name = vote(token, "a" * 321)
+    assert long_name.status_code == 422 and "reviewer" in long_name.json()["details"]

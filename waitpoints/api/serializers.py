@@ -136,7 +136,9 @@ class CreateTokenRequest(serializers.Serializer):
 
 
 class ReviewRequest(serializers.Serializer):
-    reviewer = StrictCharField(help_text="The username or email address of the person voting")
+    reviewer = StrictCharField(
+        max_length=320, help_text="The username or email address of the person voting"
+    )
     choice = serializers.JSONField(
         help_text='"approved", "rejected" or one of the token\'s option values (a list when '
         "`multiple`)"

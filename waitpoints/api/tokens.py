@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from waitpoints.api import serializers, wire
-from waitpoints.api.auth import CanCompleteToken
+from waitpoints.api.auth import CanCompleteToken, HasSecretKey
 from waitpoints.api.filters import parse_list_query
 from waitpoints.api.parsers import LenientJSONParser
 from waitpoints.api.schema import error_responses
@@ -160,9 +160,11 @@ class TokenCompleteView(APIView):
 
 
 class TokenReviewView(APIView):
-    """A vote for a person, by an integration acting for them (a chat bot, an internal tool)."""
+    """A vote for a person, by an integration acting for them (a chat bot, an internal tool).
+    The secret key only: a token's public access token (handed to browsers) must not speak for
+    reviewers."""
 
-    permission_classes = [CanCompleteToken]
+    permission_classes = [HasSecretKey]
     throttle_classes = [ApiKeyThrottle]
     throttle_kinds = {"POST": "complete"}
     max_body_bytes = 64 * 1024

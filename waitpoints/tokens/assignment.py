@@ -78,13 +78,18 @@ def refusal(policy: Policy, identity: Identity) -> str | None:
     return "Assigned to " + ", ".join(policy.assignees)
 
 
-def keys_of_voters(reviewers) -> set[str]:
-    """Every name the people who voted (by their stored `reviewer`) may be called by."""
-    keys: set[str] = set()
-    for reviewer in reviewers:
-        identity = identity_of(reviewer)
-        keys |= identity.keys if identity else {reviewer.lower()}
-    return keys
+def voter_addresses(reviewers) -> dict[str, str]:
+    """{username: lowercased address} of the voters who are users with one (one query)."""
+    users = get_user_model().objects.filter(username__in=set(reviewers)).exclude(email="")
+    return {user.get_username(): user.email.lower() for user in users}
+
+
+def keys_of_voters(reviewers, addresses: dict[str, str] | None = None) -> set[str]:
+    """Every name the people who voted (by their stored `reviewer`: a username, or an outside
+    approver's lowercased address) may be called by; `addresses` from `voter_addresses`."""
+    names = list(reviewers)
+    addresses = voter_addresses(names) if addresses is None else addresses
+    return {name.lower() for name in names} | {addresses[n] for n in names if n in addresses}
 
 
 def check_names_exist(stored: dict | None, *, details: dict[str, str]) -> None:
