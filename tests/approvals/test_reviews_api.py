@@ -193,3 +193,20 @@ def test_only_the_secret_key_votes_for_people(people, create_token, vote, anonym
     assert not WaitpointVote.objects.exists()
     long_name = vote(token, "a" * 321)
     assert long_name.status_code == 422 and "reviewer" in long_name.json()["details"]
+
+
+def test_a_vote_on_an_overdue_token_times_it_out_and_is_refused(people, create_token, vote):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from waitpoints.models import Waitpoint
+
+    token = create_token(approvals={"required": 2})
+    Waitpoint.objects.filter(id=token["id"]).update(
+        timeout_at=timezone.now() - timedelta(seconds=1)
+    )
+    late = vote(token, "anna")
+    assert late.status_code == 409 and late.json()["code"] == "already_finished"
+    assert stored(token).status == "TIMED_OUT"  # the check's timeout committed
+    assert not WaitpointVote.objects.exists()

@@ -62,52 +62,82 @@ def token_vote(
         waitpoint = lock_token(environment, token_id)
         # After the lock: the votes' times follow the order they were counted in.
         now = now or timezone.now()
-        if finished_or_due(waitpoint, now):
-            raise AlreadyFinished(f"Waitpoint token {token_id!r} is already finished")
-        if identity is None:
-            raise NotAReviewer(f"{reviewer!r} is neither a user nor an email address")
-        reason = assignment.refusal(waitpoint.decision_policy, identity)
-        if reason:
-            raise NotAReviewer(reason)
-        contract = waitpoint.contract
-        if contract.multiple and isinstance(choice, str):
-            choice = [choice]
-        output = person_decision(
-            contract, choice=choice, fields=fields or {}, comment=comment, reviewer=identity.name
-        )
-        try:
-            with transaction.atomic():
-                vote = WaitpointVote.objects.create(
-                    waitpoint=waitpoint,
-                    reviewer=identity.name,
-                    choice=choice,
-                    comment=comment,
-                    via=via,
-                    created_at=now,
-                )
-        except IntegrityError:
-            raise AlreadyVoted(f"{identity.name} already voted on {token_id}") from None
-        votes = list(WaitpointVote.objects.filter(waitpoint=waitpoint).order_by("id"))
-        agreeing = [other for other in votes if _same_choice(other.choice, choice)]
-        finishes = is_veto(contract, choice) or len(agreeing) >= waitpoint.decision_policy.required
-        if finishes:
-            output["votes"] = [each.as_json() for each in votes]
-            finish_waiting(
+        # An overdue token is timed out by this check, and that commits (as in token_complete).
+        finished = finished_or_due(waitpoint, now)
+        if not finished:
+            outcome = _record_vote(
                 environment,
                 waitpoint,
-                output=output,
-                is_error=False,
+                identity=identity,
+                reviewer=reviewer,
+                choice=choice,
+                comment=comment,
+                fields=fields,
                 via=via,
-                actor=identity.name,
                 now=now,
             )
-        else:
-            AuditEvent.objects.create(
+    if finished:
+        raise AlreadyFinished(f"Waitpoint token {token_id!r} is already finished")
+    return outcome
+
+
+def _record_vote(
+    environment: Environment,
+    waitpoint: Waitpoint,
+    *,
+    identity: assignment.Identity | None,
+    reviewer: str,
+    choice: str | list[str],
+    comment: str,
+    fields: dict[str, Any] | None,
+    via: CompletionVia | str,
+    now: datetime,
+) -> VoteOutcome:
+    """Under the token's lock: refuse (nothing written yet) or record, count and maybe finish."""
+    if identity is None:
+        raise NotAReviewer(f"{reviewer!r} is neither a user nor an email address")
+    reason = assignment.refusal(waitpoint.decision_policy, identity)
+    if reason:
+        raise NotAReviewer(reason)
+    contract = waitpoint.contract
+    if contract.multiple and isinstance(choice, str):
+        choice = [choice]
+    output = person_decision(
+        contract, choice=choice, fields=fields or {}, comment=comment, reviewer=identity.name
+    )
+    try:
+        with transaction.atomic():
+            vote = WaitpointVote.objects.create(
                 waitpoint=waitpoint,
-                action=AuditEvent.Action.VOTED,
+                reviewer=identity.name,
+                choice=choice,
+                comment=comment,
                 via=via,
-                actor=identity.name,
-                data=vote.as_json(),
                 created_at=now,
             )
+    except IntegrityError:
+        raise AlreadyVoted(f"{identity.name} already voted on {waitpoint.id}") from None
+    votes = list(WaitpointVote.objects.filter(waitpoint=waitpoint).order_by("id"))
+    agreeing = [other for other in votes if _same_choice(other.choice, choice)]
+    finishes = is_veto(contract, choice) or len(agreeing) >= waitpoint.decision_policy.required
+    if finishes:
+        output["votes"] = [each.as_json() for each in votes]
+        finish_waiting(
+            environment,
+            waitpoint,
+            output=output,
+            is_error=False,
+            via=via,
+            actor=identity.name,
+            now=now,
+        )
+    else:
+        AuditEvent.objects.create(
+            waitpoint=waitpoint,
+            action=AuditEvent.Action.VOTED,
+            via=via,
+            actor=identity.name,
+            data=vote.as_json(),
+            created_at=now,
+        )
     return VoteOutcome(waitpoint=waitpoint, vote=vote, finished=finishes)
