@@ -201,9 +201,7 @@ def test_assigned_to_me_is_the_default_view_of_people_with_assignments(environme
     assert "For carl" in dora and "For anyone" in dora
 
 
-def test_the_inbox_costs_the_same_queries_for_more_tokens_with_votes(
-    environment, people, django_assert_max_num_queries
-):
+def test_the_inbox_costs_the_same_queries_for_more_tokens_with_votes(environment, people):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -224,6 +222,5 @@ def test_the_inbox_costs_the_same_queries_for_more_tokens_with_votes(
     add_tokens(6)
     with CaptureQueriesContext(connection) as many:
         html = anna.get("/dashboard/?mine=&status=WAITING").content.decode()
-    assert html.count("0 of 3 approved — ben ·") == 0 and html.count("0 of 3 approved") == 0
     assert html.count("1 of 3 approved — ben ✓, finance (group) pending") == 8
     assert len(many.captured_queries) == len(few.captured_queries)
