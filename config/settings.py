@@ -360,6 +360,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 2.0,
         "options": {"expires": 10},
     },
+    "send-due-reminders": {
+        "task": "waitpoints.tasks.send_due_reminders",
+        "schedule": _waitpoints_settings["WAITPOINTS_REMINDERS_SCAN_SECONDS"],
+        "options": {"expires": 30},
+    },
     "send-due-webhooks": {
         "task": "waitpoints.tasks.send_due_webhooks",
         "schedule": _waitpoints_settings["WAITPOINTS_WEBHOOKS_SCAN_SECONDS"],

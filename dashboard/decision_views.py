@@ -104,16 +104,23 @@ def approval_link(request: HttpRequest, signed: str) -> HttpResponse:
     option = contract.option(link.choice) if contract is not None else None
     if token is None or option is None:
         return _link_page(request, {"state": "invalid"}, status=404)
-    context = {"token": token, "link": link, "option": option}
+    progress = dashboard_services.approval_progress(token)
+    context = {"token": token, "link": link, "option": option, "progress": progress}
     if token.is_finished:
         return _link_page(request, {**context, "state": "decided"})
+    refusal = dashboard_services.decision_refusal(token, link.recipient)
+    if refusal:  # the requester, a forwarded link, or a vote already cast (README, "Who decides")
+        return _link_page(request, {**context, "state": "refused", "refusal": refusal})
     data = request.POST if request.method == "POST" else None
     form = DecisionForm(contract, data, fixed_choice=link.choice)
     if request.method == "POST" and form.is_valid():
         completion = _decide(form, token, reviewer=link.recipient, via=CompletionVia.EMAIL)
         if completion is not None:
+            token = completion.waitpoint
             state = "done" if completion.won else "decided"
-            return _link_page(request, {**context, "state": state, "token": completion.waitpoint})
+            if completion.won and not token.is_finished:
+                state, context["progress"] = "voted", dashboard_services.approval_progress(token)
+            return _link_page(request, {**context, "state": state, "token": token})
     return _link_page(request, {**context, "state": "confirm", "form": form})
 
 

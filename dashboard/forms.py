@@ -13,6 +13,8 @@ from django.utils import timezone
 from waitpoints.core.validation import clean_json, clean_tags
 from waitpoints.errors import InvalidInput
 from waitpoints.models import Environment, WaitpointStatus
+from waitpoints.tokens import assignment
+from waitpoints.tokens.assignment import Identity
 from waitpoints.tokens.selectors import TokenFilters
 
 PERIODS = {"1h": timedelta(hours=1), "1d": timedelta(days=1), "7d": timedelta(days=7)}
@@ -61,6 +63,7 @@ class InboxFilterForm(forms.Form):
             }
         ),
     )
+    mine = forms.BooleanField(required=False, label="Assigned to me")
     env = forms.ChoiceField(required=False, label="Environment")
     size = forms.TypedChoiceField(
         choices=[(size, size) for size in PAGE_SIZES],
@@ -70,8 +73,20 @@ class InboxFilterForm(forms.Form):
         label="Per page",
     )
 
-    def __init__(self, params: QueryDict, *, environments: list[Environment]) -> None:
+    def __init__(
+        self,
+        params: QueryDict,
+        *,
+        environments: list[Environment],
+        me: Identity | None = None,
+        mine_by_default: bool = False,
+    ) -> None:
+        """`me`: who is looking ("Assigned to me": tokens they may decide and have not voted
+        on, the default view when `mine_by_default`; the form always sends an empty `mine`)."""
+        self.me = me
         data = params.copy()
+        if "mine" not in params and mine_by_default:
+            data["mine"] = "on"
         data.setlist("status", [value for value in params.getlist("status") if value])
         if "status" not in params:
             data.setlist("status", [WaitpointStatus.WAITING])
@@ -103,6 +118,9 @@ class InboxFilterForm(forms.Form):
             idempotency_key=data.get("key") or None,
             search=(data.get("q") or "").strip() or None,
         )
+        if data.get("mine") and self.me is not None:
+            filters.assigned_keys = assignment.assignee_keys_of(self.me)
+            filters.voter = self.me.name
         if data.get("period"):
             filters.created_from = timezone.now() - PERIODS[data["period"]]
         if data.get("created_from"):
@@ -125,7 +143,8 @@ class InboxFilterForm(forms.Form):
         """Whether anything beyond the default WAITING view is applied."""
         data = self.cleaned_data
         return (data.get("status") or []) != [WaitpointStatus.WAITING] or any(
-            data.get(name) for name in ("tags", "period", "created_from", "created_to", "key", "q")
+            data.get(name)
+            for name in ("tags", "period", "created_from", "created_to", "key", "q", "mine")
         )
 
 

@@ -52,17 +52,21 @@ def decision_submit(
     """A pending decision (undoable until its `apply_at`), or with no window the recorded one.
 
     The caller has validated it against `dashboard_contract` (the form). Raises NotFound for
-    an unknown token, and with no window InvalidInput when the contract refuses it. A token
+    an unknown token, and InvalidInput when the contract refuses it (with no window) or the
+    reviewer may not vote on it (README, "Who decides"). A token
     already finished gives the losing `Completion` at once: there is nothing to wait for.
     """
     window = undo_seconds()
+    waitpoint = selectors.token_get(environment=None, token_id=token_id)
+    if waitpoint.is_finished:
+        return Completion(waitpoint, won=False)
+    refusal = dashboard_services.decision_refusal(waitpoint, reviewer)
+    if refusal:  # before the window: nothing pending for someone who may not vote
+        raise InvalidInput({"choice": refusal}, refusal)
     if window <= 0:
         return _decide(
             token_id=token_id, choice=choice, fields=fields, comment=comment, reviewer=reviewer
         )
-    waitpoint = selectors.token_get(environment=None, token_id=token_id)
-    if waitpoint.is_finished:
-        return Completion(waitpoint, won=False)
     try:
         with transaction.atomic():
             pending = PendingDecision.objects.create(

@@ -16,13 +16,14 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
 from dashboard import forms, undo
+from dashboard import services as dashboard_services
 from dashboard.access import can_complete, login_required
 from dashboard.choices import bulk_choices, dashboard_contract, decision_choices
 from dashboard.decision_forms import DecisionForm, ExtendDeadlineForm
 from waitpoints.core.ids import is_plausible_id
 from waitpoints.errors import InvalidInput, NotFound
 from waitpoints.models import Environment, Run, RunBlock, Waitpoint
-from waitpoints.tokens import selectors
+from waitpoints.tokens import assignment, selectors
 from waitpoints.tokens.callbacks import callback_url
 
 # Query parameters of the inbox that are not filters: the selection, the cursors, and what the
@@ -61,6 +62,7 @@ def with_pending(request: HttpRequest, tokens: list[Waitpoint]) -> list[Waitpoin
     )
     for token in tokens:
         token.pending = pending.get(token.id)
+    dashboard_services.annotate_for_reviewer(tokens, request.user.get_username())
     return tokens
 
 
@@ -80,7 +82,15 @@ def row_context(request: HttpRequest, inbox_params: QueryDict) -> dict[str, Any]
 
 def inbox_context(request: HttpRequest, params: QueryDict) -> dict[str, Any]:
     environments = list(Environment.objects.order_by("slug"))
-    form = forms.InboxFilterForm(params, environments=environments)
+    me = assignment.identity_of(request.user.get_username())
+    form = forms.InboxFilterForm(
+        params,
+        environments=environments,
+        me=me,
+        mine_by_default="mine" not in params
+        and me is not None
+        and dashboard_services.has_assignments(me),
+    )
     form.is_valid()  # invalid fields are shown and left out of the filters
     listing = {"environments": form.selected_environments(), "filters": form.token_filters()}
     cursor_error = None
@@ -151,7 +161,7 @@ def detail_context(request: HttpRequest, token: Waitpoint, **forms_: Any) -> dic
     return {
         "token": token,
         # A credential that completes the token: only for people who may decide.
-        "callback_url": callback_url(token) if may_complete else None,
+        "callback_url": callback_url(token) if may_complete and not token.refusal else None,
         "blocked_runs": [
             block.run
             for block in RunBlock.objects.filter(waitpoint=token)

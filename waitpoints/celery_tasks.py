@@ -21,6 +21,7 @@ from waitpoints.presenters import webhook_event_data
 from waitpoints.runs.runtime.execute import run_execute
 from waitpoints.runs.services.maintenance import runs_requeue_stalled
 from waitpoints.tokens.services.expiry import waitpoints_sweep_due
+from waitpoints.tokens.services.reminders import escalations_send_due, reminders_send_due
 from waitpoints.wakeups.services import EXECUTE_RUN_TASK, EXECUTE_RUNS_TASK
 from waitpoints.webhooks import events as webhook_events
 from waitpoints.webhooks.delivery import webhook_deliver, webhooks_send_due
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 SWEEP_DUE_WAITPOINTS_TASK = "waitpoints.tasks.sweep_due_waitpoints"
 REQUEUE_STALLED_RUNS_TASK = "waitpoints.tasks.requeue_stalled_runs"
 PURGE_EXPIRED_TASK = "waitpoints.tasks.purge_expired"
+SEND_DUE_REMINDERS_TASK = "waitpoints.tasks.send_due_reminders"
 
 # A mail server that refuses, times out (EMAIL_TIMEOUT) or answers 4xx: retried after jittered
 # waits of at most 30 s, 1, 2, 4, 8 and 10 minutes (a ~25-minute outage), then given up, logged.
@@ -160,6 +162,17 @@ def send_due_webhooks() -> int:
     """Beat, every WAITPOINTS_WEBHOOKS_SCAN_SECONDS: retries that are due, lost messages."""
     with exclusive(webhook_events.SEND_DUE_WEBHOOKS_TASK) as leader:
         return webhooks_send_due() if leader else 0
+
+
+@shared_task(name=SEND_DUE_REMINDERS_TASK, ignore_result=True)
+def send_due_reminders() -> int:
+    """Beat, every WAITPOINTS_REMINDERS_SCAN_SECONDS: due escalations, then due reminders
+    (README, "Who decides"). Each due time is claimed by one conditional UPDATE, so several
+    beats never send one twice."""
+    with exclusive(SEND_DUE_REMINDERS_TASK) as leader:
+        if not leader:
+            return 0
+        return escalations_send_due() + reminders_send_due()
 
 
 @shared_task(name=PURGE_EXPIRED_TASK, ignore_result=True)

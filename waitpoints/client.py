@@ -182,6 +182,11 @@ class Client:
         response: dict[str, Any] | None = None,
         timeout_output: Any = NOT_GIVEN,
         display: dict[str, str] | None = None,
+        reviewers: dict[str, list[str]] | None = None,
+        requested_by: str | None = None,
+        approvals: dict[str, int] | None = None,
+        remind: dict[str, Any] | None = None,
+        escalate: dict[str, Any] | None = None,
     ) -> CreatedToken:
         body: dict[str, Any] = {}
         if timeout is not None:
@@ -202,6 +207,14 @@ class Client:
             body["timeoutOutput"] = timeout_output
         if display is not None:
             body["display"] = display
+        policy = {
+            "reviewers": reviewers,
+            "requestedBy": requested_by,
+            "approvals": approvals,
+            "remind": remind,
+            "escalate": escalate,
+        }
+        body.update({key: value for key, value in policy.items() if value is not None})
         data = self._request("POST", "/waitpoints/tokens", json=body)
         return CreatedToken(
             id=data["id"],
@@ -209,6 +222,18 @@ class Client:
             is_cached=data["isCached"],
             public_access_token=data["publicAccessToken"],
         )
+
+    def review_token(
+        self,
+        token: str | CreatedToken | Token,
+        *,
+        reviewer: str,
+        choice: str | list[str],
+        comment: str = "",
+    ) -> dict[str, Any]:
+        """Record `reviewer`'s vote (README, "Who decides"); the token as the API shows it."""
+        body = {"reviewer": reviewer, "choice": choice, "comment": comment}
+        return self._request("POST", f"/waitpoints/tokens/{_id(token)}/reviews", json=body)
 
     def complete_token(self, token: str | CreatedToken | Token, data: Any = None) -> bool:
         """Complete a token. True once accepted: the API answers `{success: true}` also when

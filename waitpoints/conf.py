@@ -182,6 +182,14 @@ SETTINGS = {
             lambda value: 0.1 <= value <= 300,
             "must be between 0.1 and 300",
         ),
+        # How often beat sends the reminders and escalations that are due (README, "Who decides").
+        Setting(
+            "WAITPOINTS_REMINDERS_SCAN_SECONDS",
+            30.0,
+            float,
+            lambda value: 0.1 <= value <= 3600,
+            "must be between 0.1 and 3600",
+        ),
         # Bearer token that `GET /metrics` requires; unset: /metrics is open (keep it off the
         # public internet then).
         Setting("WAITPOINTS_METRICS_TOKEN", ""),

@@ -28,6 +28,8 @@ class ErrorCode(StrEnum):
     LENGTH_REQUIRED = "length_required"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     ALREADY_FINISHED = "already_finished"
+    ALREADY_VOTED = "already_voted"
+    NOT_A_REVIEWER = "not_a_reviewer"
     INVALID_INPUT = "invalid_input"
     RATE_LIMITED = "rate_limited"
     INTERNAL_ERROR = "internal_error"
@@ -62,6 +64,8 @@ _STATUSES = {
     ErrorCode.LENGTH_REQUIRED: 411,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.ALREADY_FINISHED: 409,
+    ErrorCode.ALREADY_VOTED: 409,
+    ErrorCode.NOT_A_REVIEWER: 403,
     ErrorCode.INVALID_INPUT: 422,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.INTERNAL_ERROR: 500,
@@ -118,6 +122,18 @@ class AlreadyFinished(WaitpointsError):
     """The token is no longer WAITING, and the operation only applies to a waiting one (409)."""
 
     code = ErrorCode.ALREADY_FINISHED
+
+
+class AlreadyVoted(WaitpointsError):
+    """This person already voted on the token: a person votes once (409)."""
+
+    code = ErrorCode.ALREADY_VOTED
+
+
+class NotAReviewer(WaitpointsError):
+    """This person may not decide the token: not assigned, or its requester (403)."""
+
+    code = ErrorCode.NOT_A_REVIEWER
 
 
 class WaitpointTimeoutError(WaitpointsError):

@@ -65,6 +65,30 @@ class TokenDetailSerializer(TokenSerializer):
         help_text="The output the deadline completes the token with (null: it times out)"
     )
 
+    reviewers = serializers.SerializerMethodField(
+        help_text='Who may decide: {"users": [...], "groups": [...]} (null: anyone permitted)'
+    )
+    requestedBy = serializers.SerializerMethodField(help_text="Who asked: they may not decide")
+    approvals = serializers.SerializerMethodField(help_text='{"required": N}: N must agree')
+    votes = serializers.SerializerMethodField(
+        help_text='Each vote: {"reviewer", "choice", "comment", "at", "via"}'
+    )
+
+    @extend_schema_field(serializers.JSONField(allow_null=True))
+    def get_reviewers(self, waitpoint: Waitpoint):
+        return (waitpoint.policy or {}).get("reviewers")
+
+    def get_requestedBy(self, waitpoint: Waitpoint) -> str | None:
+        return waitpoint.decision_policy.requested_by or None
+
+    @extend_schema_field(serializers.JSONField())
+    def get_approvals(self, waitpoint: Waitpoint):
+        return {"required": waitpoint.decision_policy.required}
+
+    @extend_schema_field(serializers.JSONField())
+    def get_votes(self, waitpoint: Waitpoint):
+        return [vote.as_json() for vote in waitpoint.votes.all()]
+
     @extend_schema_field(serializers.JSONField(allow_null=True))
     def get_output(self, waitpoint: Waitpoint):
         return waitpoint.result_output if waitpoint.is_finished else None

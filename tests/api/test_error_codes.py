@@ -44,6 +44,8 @@ def test_every_code_has_one_status_and_a_stable_snake_case_value():
         "length_required",
         "payload_too_large",
         "already_finished",
+        "already_voted",
+        "not_a_reviewer",
         "invalid_input",
         "rate_limited",
         "internal_error",

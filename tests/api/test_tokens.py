@@ -70,6 +70,10 @@ def test_retrieve_has_token_fields_and_output(api, create_token):
         "output",
         "outputType",
         "outputIsError",
+        "reviewers",
+        "requestedBy",
+        "approvals",
+        "votes",
         "error",
         "timeoutOutput",
     }

@@ -51,3 +51,32 @@ def test_sdk_fails_and_extends(environment):
         wait.extend_token(failing, "5h", environment=environment)
     with pytest.raises(InvalidInput):
         wait.create_token(response={"options": "ship"}, environment=environment)
+
+
+def test_client_creates_with_reviewers_and_votes_for_people(client, django_user_model):
+    for name in ("anna", "ben"):
+        django_user_model.objects.create_user(name)
+    created = client.create_token(
+        reviewers={"users": ["anna", "ben"]}, requested_by="ben", approvals={"required": 1}
+    )
+    with pytest.raises(ApiError) as refused:
+        client.review_token(created, reviewer="ben", choice="approved")
+    assert (refused.value.status_code, refused.value.code) == (403, "not_a_reviewer")
+    body = client.review_token(created, reviewer="anna", choice="rejected", comment="no")
+    assert body["status"] == "COMPLETED" and body["output"]["status"] == "rejected"
+    assert [vote["reviewer"] for vote in body["votes"]] == ["anna"]
+
+
+@pytest.mark.django_db
+def test_sdk_creates_with_a_policy(environment, django_user_model):
+    django_user_model.objects.create_user("anna")
+    with pytest.raises(InvalidInput) as refused:
+        wait.create_token(reviewers={"users": ["nobody"]}, environment=environment)
+    assert "reviewers.users[0]" in refused.value.details
+    created = wait.create_token(
+        reviewers={"users": ["anna"]}, approvals={"required": 2}, environment=environment
+    )
+    from waitpoints.models import Waitpoint
+
+    stored = Waitpoint.objects.get(id=created.id)
+    assert stored.policy == {"reviewers": {"users": ["anna"]}, "approvals": 2}

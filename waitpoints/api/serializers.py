@@ -104,6 +104,48 @@ class CreateTokenRequest(serializers.Serializer):
         "(resolution.via = timeout) instead of TIMED_OUT; it must satisfy `response`",
     )
 
+    reviewers = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text='Extension: {"users": [username or email], "groups": [group name]}: only they '
+        "may decide (an email address that is no user: an outside approver who gets links)",
+    )
+    requestedBy = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text="Extension: the username or email of whoever asked; they may never decide",
+    )
+    approvals = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text='Extension: {"required": N} (1-20): N people must approve; one rejection '
+        "ends it rejected",
+    )
+    remind = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text='Extension: {"every": "4h", "max": 10}: re-send the approval email to the '
+        "assigned and notified people who have not voted",
+    )
+    escalate = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text='Extension: {"after": "24h", "to": [emails or usernames]}: then they become '
+        "reviewers too and are emailed",
+    )
+
+
+class ReviewRequest(serializers.Serializer):
+    reviewer = StrictCharField(
+        max_length=320, help_text="The username or email address of the person voting"
+    )
+    choice = serializers.JSONField(
+        help_text='"approved", "rejected" or one of the token\'s option values (a list when '
+        "`multiple`)"
+    )
+    comment = StrictCharField(required=False, allow_blank=True, max_length=5000, default="")
+    fields = serializers.JSONField(required=False, allow_null=True)
+
 
 class CompleteTokenRequest(serializers.Serializer):
     data = serializers.JSONField(required=False, allow_null=True)

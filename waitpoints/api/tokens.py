@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from waitpoints.api import serializers, wire
-from waitpoints.api.auth import CanCompleteToken
+from waitpoints.api.auth import CanCompleteToken, HasSecretKey
 from waitpoints.api.filters import parse_list_query
 from waitpoints.api.parsers import LenientJSONParser
 from waitpoints.api.schema import error_responses
@@ -23,6 +23,7 @@ from waitpoints.tokens.callbacks import callback_hash_matches
 from waitpoints.tokens.services.complete import token_complete, token_fail
 from waitpoints.tokens.services.create import token_create
 from waitpoints.tokens.services.extend import token_extend
+from waitpoints.tokens.services.vote import token_vote
 
 COMPLETE_MAX_BODY_BYTES = 3 * 1024 * 1024
 
@@ -108,6 +109,11 @@ class TokenListCreateView(APIView):
             charge_notify=lambda count: charge_notify_emails(request, count),
             response=fields.get("response"),
             timeout_output=fields.get("timeoutOutput", NOT_GIVEN),
+            reviewers=fields.get("reviewers"),
+            requested_by=fields.get("requestedBy"),
+            approvals=fields.get("approvals"),
+            remind=fields.get("remind"),
+            escalate=fields.get("escalate"),
         )
         body = serializers.CreatedTokenResponse(created).data
         return Response(body, headers={"x-trigger-jwt": body["publicAccessToken"]})
@@ -151,6 +157,43 @@ class TokenCompleteView(APIView):
             actor=request.user.actor,
         )
         return Response({"success": True})
+
+
+class TokenReviewView(APIView):
+    """A vote for a person, by an integration acting for them (a chat bot, an internal tool).
+    The secret key only: a token's public access token (handed to browsers) must not speak for
+    reviewers."""
+
+    permission_classes = [HasSecretKey]
+    throttle_classes = [ApiKeyThrottle]
+    throttle_kinds = {"POST": "complete"}
+    max_body_bytes = 64 * 1024
+
+    @extend_schema(
+        operation_id="waitpoints_tokens_review",
+        description="Record one person's vote. The token finishes when `approvals.required` "
+        "people chose the same option, or at once on a rejection (a veto). 403 when the "
+        "reviewer may not decide it (not assigned, or its requester); 409 when they already "
+        "voted or the token is finished; 422 for a choice the token does not offer.",
+        request={"application/json": serializers.ReviewRequest},
+        responses={
+            200: serializers.TokenDetailSerializer,
+            **error_responses(400, 401, 403, 404, 409, 413, 422, 429),
+        },
+    )
+    def post(self, request, token_id: str):
+        fields = serializers.validated_body(request, serializers.ReviewRequest)
+        token_vote(
+            environment=request.user.environment,
+            token_id=token_id,
+            reviewer=fields["reviewer"],
+            choice=fields["choice"],
+            comment=fields.get("comment", ""),
+            fields=fields.get("fields"),
+            via=CompletionVia.API,
+        )
+        waitpoint = selectors.token_get(environment=request.user.environment, token_id=token_id)
+        return Response(serializers.TokenDetailSerializer(waitpoint).data)
 
 
 class TokenFailView(APIView):

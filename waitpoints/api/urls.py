@@ -20,6 +20,11 @@ urlpatterns = [
         name="token-complete",
     ),
     re_path(
+        rf"^waitpoints/tokens/{TOKEN_ID}/reviews/?$",
+        tokens.TokenReviewView.as_view(),
+        name="token-reviews",
+    ),
+    re_path(
         rf"^waitpoints/tokens/{TOKEN_ID}/fail/?$", tokens.TokenFailView.as_view(), name="token-fail"
     ),
     re_path(

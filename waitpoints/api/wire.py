@@ -53,4 +53,12 @@ def trigger_token(token: dict[str, Any]) -> dict[str, Any]:
     carries it, with `outputIsError`), then every key without a value left out."""
     if token.get("outputType") is not None:
         token = {**token, "output": json_text(token.get("output"))}
-    return {key: value for key, value in token.items() if value is not None and key != "error"}
+    return {
+        key: value
+        for key, value in token.items()
+        if value is not None and key not in _NOT_TRIGGER_KEYS
+    }
+
+
+# Our extensions Trigger.dev's format has no place for (docs/architecture.md, "Who decides").
+_NOT_TRIGGER_KEYS = {"error", "reviewers", "requestedBy", "approvals", "votes"}

@@ -14,7 +14,8 @@ from typing import Any
 
 MAX_QUOTED = 200
 
-# Each template may use: {decision} {by} {comment} {error} {how} {to} {sender}; unknown actions read
+# Each template may use: {decision} {vote} {by} {comment} {error} {how} {to} {people} {number}
+# {sender}; unknown actions read
 # "<action> {by}{how}".
 SENTENCES = {
     "created": "Created{by}{how}",
@@ -24,6 +25,9 @@ SENTENCES = {
     "email_sent": "Approval email sent to {to}{sender}",
     "failed": "Failed{by}{error}{how}",
     "extended": "Deadline extended to {to}{by}{how}",
+    "voted": "Vote: {vote}{by}{comment}{how}",
+    "reminder_sent": "Reminder {number} sent to {people}",
+    "escalated": "Escalated to {people}",
 }
 
 VIA_NAMES = {
@@ -95,6 +99,19 @@ class _Parts(dict):
             return f" ({via})" if via else ""
         if name == "to":
             return _moment_or_text(data.get("to", "")) if isinstance(data, dict) else ""
+        if name == "vote":  # a vote's data: {"reviewer", "choice", "comment", "at", "via"}
+            choice = data.get("choice") if isinstance(data, dict) else None
+            named = {"approved": "Approved", "rejected": "Rejected"}
+            return (
+                named.get(choice)
+                if isinstance(choice, str) and choice in named
+                else (f"Chose {_quoted(choice)}")
+            )
+        if name == "people":
+            people = data.get("to") if isinstance(data, dict) else None
+            return ", ".join(map(str, people)) if people else "nobody (all have voted)"
+        if name == "number":
+            return str(data.get("number", "")) if isinstance(data, dict) else ""
         if name == "sender":
             actor = actor_name(event.actor)
             return f" ({actor})" if actor else ""

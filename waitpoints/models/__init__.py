@@ -14,9 +14,12 @@ from waitpoints.models.tokens import (
     AuditEvent,
     CompletionVia,
     Waitpoint,
+    WaitpointAssignee,
     WaitpointKind,
     WaitpointStatus,
     WaitpointTag,
+    WaitpointVote,
+    assignee_keys,
     timeout_error,
 )
 from waitpoints.models.webhooks import (
@@ -41,7 +44,9 @@ __all__ = [
     "Waitpoint",
     "WaitpointKind",
     "WaitpointStatus",
+    "WaitpointAssignee",
     "WaitpointTag",
+    "WaitpointVote",
     "WebhookDelivery",
     "WebhookDeliveryStatus",
     "WebhookEndpoint",
@@ -49,5 +54,6 @@ __all__ = [
     "new_run_id",
     "new_signing_secret",
     "new_waitpoint_id",
+    "assignee_keys",
     "timeout_error",
 ]

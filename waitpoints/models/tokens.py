@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from waitpoints.core.ids import new_waitpoint_id
 from waitpoints.decisions.contract import Contract, contract_of, declared
+from waitpoints.decisions.policy import Policy, policy_of
 from waitpoints.models.environments import Environment
 
 
@@ -81,6 +82,14 @@ class Waitpoint(models.Model):
     timeout_output = models.JSONField(null=True, blank=True)
     # How to show the context: {"amount": "money:EUR", ...} (waitpoints.display.hints).
     display = models.JSONField(null=True, blank=True)
+    # Who decides and how many must agree (waitpoints.decisions.policy): NULL for anyone
+    # permitted, one decision. The next reminder and escalation are due at these times (NULL:
+    # none due); beat claims each due time with a conditional UPDATE (docs/architecture.md,
+    # "Who decides").
+    policy = models.JSONField(null=True, blank=True)
+    remind_at = models.DateTimeField(null=True, blank=True)
+    reminders_sent = models.PositiveSmallIntegerField(default=0)
+    escalate_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -99,6 +108,16 @@ class Waitpoint(models.Model):
             models.Index(
                 fields=["environment", "kind", "-created_at", "-id"],
                 name="waitpoint_env_created_idx",
+            ),
+            models.Index(
+                fields=["remind_at"],
+                name="waitpoint_remind_due_idx",
+                condition=Q(status="WAITING", remind_at__isnull=False),
+            ),
+            models.Index(
+                fields=["escalate_at"],
+                name="waitpoint_escalate_due_idx",
+                condition=Q(status="WAITING", escalate_at__isnull=False),
             ),
             # Partial: most tokens have no key, and each index entry costs every write.
             models.Index(
@@ -133,6 +152,11 @@ class Waitpoint(models.Model):
     def contract(self) -> Contract:
         """What may be answered (its options: the default approve/reject when none declared)."""
         return contract_of(self.response)
+
+    @cached_property  # `policy` changes only by escalation, which reloads the row
+    def decision_policy(self) -> Policy:
+        """Who may decide and how many must agree (the default: anyone permitted, one)."""
+        return policy_of(self.policy)
 
     @property
     def declared_response(self) -> dict[str, Any] | None:
@@ -231,6 +255,9 @@ class AuditEvent(models.Model):
         EMAIL_SENT = "email_sent"
         FAILED = "failed"
         EXTENDED = "extended"
+        VOTED = "voted"
+        REMINDER_SENT = "reminder_sent"
+        ESCALATED = "escalated"
 
     # Indexed by audit_waitpoint_idx (waitpoint, created_at).
     waitpoint = models.ForeignKey(
@@ -248,3 +275,61 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.waitpoint_id} by {self.actor}"
+
+
+class WaitpointVote(models.Model):
+    """One person's vote on a token with an approval policy: a person votes once."""
+
+    waitpoint = models.ForeignKey(
+        Waitpoint, on_delete=models.CASCADE, related_name="votes", db_index=False
+    )
+    # The username, or the lowercased address of an outside approver (email links).
+    reviewer = models.CharField(max_length=320)
+    choice = models.JSONField()  # an option value, a list of them when `multiple`
+    comment = models.TextField(blank=True)
+    via = models.CharField(max_length=16, choices=CompletionVia.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]  # the order they were counted in (under the token lock)
+        constraints = [
+            models.UniqueConstraint(fields=["waitpoint", "reviewer"], name="waitpoint_vote_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer} {self.choice} on {self.waitpoint_id}"
+
+    def as_json(self) -> dict[str, Any]:
+        """As the token's JSON and its final output list it."""
+        stamp = self.created_at.astimezone(UTC).isoformat(timespec="milliseconds")
+        return {
+            "reviewer": self.reviewer,
+            "choice": self.choice,
+            "comment": self.comment,
+            "at": stamp.replace("+00:00", "Z"),
+            "via": self.via,
+        }
+
+
+class WaitpointAssignee(models.Model):
+    """One name a token's reviewers are matched by ("user:<name or address, lowercased>",
+    "group:<name>"): the dashboard's "Assigned to me" filter, portable (no JSON containment)."""
+
+    waitpoint = models.ForeignKey(
+        Waitpoint, on_delete=models.CASCADE, related_name="assignees", db_index=False
+    )
+    key = models.CharField(max_length=330)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["waitpoint", "key"], name="waitpoint_assignee_once"),
+        ]
+        indexes = [models.Index(fields=["key", "waitpoint"], name="waitpoint_assignee_key_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key} on {self.waitpoint_id}"
+
+
+def assignee_keys(users, groups) -> list[str]:
+    """The `WaitpointAssignee` keys of these reviewers."""
+    return [f"user:{name.lower()}" for name in users] + [f"group:{name}" for name in groups]

@@ -20,7 +20,7 @@ from waitpoints.runs.runtime import calls
 from waitpoints.runs.runtime.context import current_run, require_run
 from waitpoints.runs.runtime.outputs import WaitResult
 from waitpoints.sdk.environments import resolve_environment
-from waitpoints.tokens import public_access, selectors
+from waitpoints.tokens import assignment, public_access, selectors
 from waitpoints.tokens.callbacks import callback_url
 from waitpoints.tokens.selectors import MAX_PAGE_SIZE, TokenFilters
 from waitpoints.tokens.services.complete import token_complete, token_fail
@@ -70,15 +70,29 @@ class Wait:
         response: dict[str, Any] | None = None,
         timeout_output: Any = NOT_GIVEN,
         display: dict[str, str] | None = None,
+        reviewers: dict[str, list[str]] | None = None,
+        requested_by: str | None = None,
+        approvals: dict[str, int] | None = None,
+        remind: dict[str, Any] | None = None,
+        escalate: dict[str, Any] | None = None,
         environment: str | Environment | None = None,
     ) -> CreatedToken:
         """Create a token. `response`: what may be answered (options, multiple, a JSON Schema
         form; README, "Decisions"); `timeout_output`: the output the deadline completes it with
-        (instead of timing out)."""
+        (instead of timing out). `reviewers`, `requested_by`, `approvals`, `remind`,
+        `escalate`: who decides and how many must agree (README, "Who decides")."""
         context_value = context
         decision_fields: dict[str, Any] = {"response": response}
         if timeout_output is not NOT_GIVEN:
             decision_fields["timeout_output"] = timeout_output
+        policy = {
+            "reviewers": reviewers,
+            "requested_by": requested_by,
+            "approvals": approvals,
+            "remind": remind,
+            "escalate": escalate,
+        }
+        decision_fields.update({key: value for key, value in policy.items() if value is not None})
 
         run_context = current_run()
         if run_context is not None:
@@ -200,6 +214,11 @@ class Wait:
         if waitpoint.is_finished:
             # Its links could only show the outcome.
             raise InvalidInput({"token": f"is already {waitpoint.current_status}"})
+        refused = assignment.refused_addresses(
+            waitpoint.decision_policy, request.recipients, field="to"
+        )
+        if refused:
+            raise InvalidInput(refused)
         queue_approval_emails(waitpoint.id, request, sent_by="sdk")
         return list(request.recipients)
 

@@ -19,7 +19,15 @@ from django.utils.dateparse import parse_datetime
 from waitpoints.core import database
 from waitpoints.core.ids import WAITPOINT_ID_PREFIX, idempotency_key_hash, is_plausible_id
 from waitpoints.errors import InvalidInput, NotFound
-from waitpoints.models import Environment, Waitpoint, WaitpointKind, WaitpointStatus, WaitpointTag
+from waitpoints.models import (
+    Environment,
+    Waitpoint,
+    WaitpointAssignee,
+    WaitpointKind,
+    WaitpointStatus,
+    WaitpointTag,
+    WaitpointVote,
+)
 from waitpoints.tokens import sql
 
 DEFAULT_PAGE_SIZE = 25
@@ -37,6 +45,10 @@ class TokenFilters:
     id_prefix: str | None = None  # "waitpoint_" may be left out
     # Words of the title or context, or an id's start (the dashboard's search box).
     search: str | None = None
+    # "Assigned to me": tokens whose reviewers name one of these `WaitpointAssignee` keys and
+    # that `voter` has not voted on yet (README, "Who decides").
+    assigned_keys: list[str] | None = None
+    voter: str = ""
 
 
 def token_get(*, environment: Environment | None, token_id: str) -> Waitpoint:
@@ -131,6 +143,14 @@ def _filtered(
         tokens = tokens.filter(created_at__lte=filters.created_to)
     if filters.id_prefix:
         tokens = tokens.filter(_id_prefix_q(filters.id_prefix))
+    if filters.assigned_keys is not None:
+        tokens = tokens.filter(
+            id__in=WaitpointAssignee.objects.filter(key__in=filters.assigned_keys).values(
+                "waitpoint_id"
+            )
+        ).exclude(
+            id__in=WaitpointVote.objects.filter(reviewer=filters.voter).values("waitpoint_id")
+        )
     if filters.search:
         condition, common = search_q(filters.search, environment_ids=environment_ids)
         tokens = tokens.filter(condition)

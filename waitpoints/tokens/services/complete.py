@@ -94,10 +94,12 @@ def token_complete(
         # Not completed above (unknown, finished, overdue or with a contract), or not
         # PostgreSQL: decide under lock.
         waitpoint = lock_token(environment, token_id)
-        if _finished_or_due(waitpoint, now):
+        if finished_or_due(waitpoint, now):
             return Completion(waitpoint, won=False)
         check_answer(contract_of(waitpoint.response), data)
-        _finish(environment, waitpoint, output=data, is_error=False, via=via, actor=actor, now=now)
+        finish_waiting(
+            environment, waitpoint, output=data, is_error=False, via=via, actor=actor, now=now
+        )
     return Completion(waitpoint, won=True)
 
 
@@ -133,9 +135,9 @@ def token_fail(*, environment: Environment, token_id: str, error: Any, actor: st
     with transaction.atomic():
         now = timezone.now()
         waitpoint = lock_token(environment, token_id)
-        if _finished_or_due(waitpoint, now):
+        if finished_or_due(waitpoint, now):
             return Completion(waitpoint, won=False)
-        _finish(
+        finish_waiting(
             environment,
             waitpoint,
             output=error,
@@ -147,7 +149,7 @@ def token_fail(*, environment: Environment, token_id: str, error: Any, actor: st
     return Completion(waitpoint, won=True)
 
 
-def _finished_or_due(waitpoint: Waitpoint, now) -> bool:
+def finished_or_due(waitpoint: Waitpoint, now) -> bool:
     """Already finished, or past its deadline (then finished by it now, under the lock)."""
     if waitpoint.status != WaitpointStatus.WAITING:
         return True
@@ -158,7 +160,7 @@ def _finished_or_due(waitpoint: Waitpoint, now) -> bool:
     return False
 
 
-def _finish(
+def finish_waiting(
     environment: Environment,
     waitpoint: Waitpoint,
     *,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -22,13 +22,21 @@ from waitpoints.core.validation import (
     clean_text,
 )
 from waitpoints.decisions.contract import NOT_GIVEN, clean_response, clean_timeout_output
+from waitpoints.decisions.policy import clean_policy, policy_of
 from waitpoints.display.hints import clean_display
 from waitpoints.errors import InvalidInput
-from waitpoints.models import Environment, Waitpoint, WaitpointKind, WaitpointTag
+from waitpoints.models import (
+    Environment,
+    Waitpoint,
+    WaitpointAssignee,
+    WaitpointKind,
+    WaitpointTag,
+    assignee_keys,
+)
 from waitpoints.notifications.delivery import queue_approval_emails
-from waitpoints.notifications.emails import clean_approval_request
+from waitpoints.notifications.emails import ApprovalRequest, clean_approval_request
 from waitpoints.ops import metrics
-from waitpoints.tokens import sql
+from waitpoints.tokens import assignment, sql
 from waitpoints.tokens.services.limits import check_waiting_cap
 
 DEFAULT_IDEMPOTENCY_KEY_TTL = "1h"
@@ -55,6 +63,11 @@ def token_create(
     charge_notify: Callable[[int], None] | None = None,
     response: Any = None,
     timeout_output: Any = NOT_GIVEN,
+    reviewers: Any = None,
+    requested_by: Any = None,
+    approvals: Any = None,
+    remind: Any = None,
+    escalate: Any = None,
     now: datetime | None = None,
 ) -> CreatedToken:
     """Create a MANUAL waitpoint, or return the live one holding `idempotency_key`.
@@ -69,6 +82,10 @@ def token_create(
     `charge_notify(count)` counts those emails against a quota once the create is valid and
     about to insert a new token (never for a refused create or an idempotent replay); it
     refuses by raising, and then nothing is created.
+
+    `reviewers`, `requested_by`, `approvals`, `remind`, `escalate`: who may decide, how many
+    must agree, reminders and escalation (docs/architecture.md, "Who decides"); each `notify`
+    address must be one who may decide.
     """
     now = now or timezone.now()
     fields = _clean_create_fields(
@@ -82,6 +99,13 @@ def token_create(
         notify=notify,
         response=response,
         timeout_output=timeout_output,
+        policy={
+            "reviewers": reviewers,
+            "requested_by": requested_by,
+            "approvals": approvals,
+            "remind": remind,
+            "escalate": escalate,
+        },
         now=now,
     )
     check_waiting_cap(environment)
@@ -151,6 +175,7 @@ def _clean_create_fields(
     notify: Any,
     response: Any,
     timeout_output: Any,
+    policy: dict[str, Any],
     now: datetime,
 ) -> dict[str, Any]:
     details: dict[str, str] = {}
@@ -208,9 +233,34 @@ def _clean_create_fields(
                 response=fields["response"],
             )
         )
+    fields.update(_clean_policy_fields(policy, notify=fields["notify"], now=now, details=details))
     if details:
         raise InvalidInput(details)
     return fields
+
+
+def _clean_policy_fields(
+    given: dict[str, Any], *, notify: ApprovalRequest | None, now: datetime, details: dict[str, str]
+) -> dict[str, Any]:
+    """The `policy` column and the first reminder and escalation times; adds to `details`."""
+    stored, policy_details = clean_policy(**given)
+    details.update(policy_details)
+    assignment.check_names_exist(stored, details=details)
+    if stored is None or policy_details:
+        return {"policy": stored, "remind_at": None, "escalate_at": None}
+    policy = policy_of(stored)
+    details.update(
+        assignment.refused_addresses(policy, notify.recipients if notify else (), field="notify")
+    )
+    if notify and "remind" in stored:
+        stored["notify"] = list(notify.recipients)  # the reminders go to them again
+    return {
+        "policy": stored,
+        "remind_at": now + timedelta(seconds=policy.remind_every) if policy.remind_every else None,
+        "escalate_at": (
+            now + timedelta(seconds=policy.escalate_after) if policy.escalate_after else None
+        ),
+    }
 
 
 def _insert_token(environment: Environment, fields: dict[str, Any], now: datetime) -> Waitpoint:
@@ -227,20 +277,41 @@ def _insert_token(environment: Environment, fields: dict[str, Any], now: datetim
         response=fields["response"],
         timeout_output=fields["timeout_output"],
         display=fields["display"],
+        policy=fields["policy"],
+        remind_at=fields["remind_at"],
+        escalate_at=fields["escalate_at"],
         created_at=now,
     )
-    if database.postgresql():
+    assigned = fields["policy"] and fields["policy"].get("reviewers")
+    if assigned:
+        with transaction.atomic():  # the token and its assignees, or neither
+            if database.postgresql():
+                sql.insert_token(waitpoint, tags)
+            else:
+                waitpoint.save(force_insert=True)
+                _insert_tags(waitpoint, tags)
+            WaitpointAssignee.objects.bulk_create(
+                WaitpointAssignee(waitpoint=waitpoint, key=key)
+                for key in assignee_keys(assigned.get("users", ()), assigned.get("groups", ()))
+            )
+    elif database.postgresql():
         sql.insert_token(waitpoint, tags)
     else:
         with transaction.atomic():
             waitpoint.save(force_insert=True)
-            WaitpointTag.objects.bulk_create(
-                WaitpointTag(waitpoint=waitpoint, environment=environment, name=name, position=i)
-                for i, name in enumerate(tags)
-            )
+            _insert_tags(waitpoint, tags)
     waitpoint.mark_inserted(tag_names=tags)
     metrics.count_created(environment)
     return waitpoint
+
+
+def _insert_tags(waitpoint: Waitpoint, tags: list[str]) -> None:
+    WaitpointTag.objects.bulk_create(
+        WaitpointTag(
+            waitpoint=waitpoint, environment_id=waitpoint.environment_id, name=name, position=i
+        )
+        for i, name in enumerate(tags)
+    )
 
 
 def sleep_create(*, environment: Environment, until: datetime) -> Waitpoint:
