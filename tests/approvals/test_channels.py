@@ -224,3 +224,17 @@ def test_the_inbox_costs_the_same_queries_for_more_tokens_with_votes(environment
         html = anna.get("/dashboard/?mine=&status=WAITING").content.decode()
     assert html.count("1 of 3 approved — ben ✓, finance (group) pending") == 8
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_who_may_not_act_sees_no_callback_url_not_even_its_label(environment, people):
+    token = token_create(
+        environment=environment, timeout="1h", approvals={"required": 2}, requested_by="dora"
+    ).waitpoint
+    detail = f"/dashboard/tokens/{token.id}/"
+    may_act = logged_in(people["anna"]).get(detail).content.decode()
+    assert "Callback URL" in may_act and 'data-copy-target="#callback-url"' in may_act
+    for person in ("dora", "anna"):  # the requester; then anna, once she has voted
+        if person == "anna":
+            decide(logged_in(people["anna"]), token)
+        page = logged_in(people[person]).get(detail).content.decode()
+        assert "Callback URL" not in page and "callback-url" not in page
