@@ -109,7 +109,7 @@ def truncate() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE waitpoints_runjournalentry, waitpoints_runblock, waitpoints_run, "
-            "waitpoints_auditevent, waitpoints_waitpointtag, waitpoints_waitpoint"
+            "waitpoints_auditevent, waitpoints_waitpointtag, waitpoints_waitpoint CASCADE"
         )
     app.connection_for_write().default_channel.client.flushdb()
 
