@@ -215,3 +215,18 @@ def wait_in_atomic(payload):
 
     with transaction.atomic():
         return wait.for_token(payload["token"]).output
+
+
+@task(id="test-deferred-journal", max_attempts=2, backoff_seconds=0.01)
+def deferred_journal(payload):
+    """Resumes past a finished token, then makes the write `mode` names: the deferred for_token
+    entry must be journaled with it."""
+    result = wait.for_token(payload["token"])
+    append_line(payload["log"], "past the wait")
+    if payload["mode"] == "step":
+        wait.step("after", lambda: "stepped")
+    elif payload["mode"] == "wait-again":
+        wait.for_token(wait.create_token(timeout="1h"))
+    elif payload["mode"] == "fail" and len(lines(payload["log"])) == 1:
+        raise ValueError("first attempt fails after the wait")
+    return result.output

@@ -20,7 +20,6 @@ from waitpoints.models import (
     WaitpointKind,
     WaitpointStatus,
 )
-from waitpoints.runs.runtime import calls
 from waitpoints.runs.runtime import context as run_context
 from waitpoints.runs.runtime.context import NotInRun
 from waitpoints.runs.runtime.execute import run_execute
@@ -492,13 +491,16 @@ def test_token_created_in_a_run_has_a_working_url_and_public_token_on_every_repl
     context = run_context.RunContext(
         execution=execution, journal=run_services.run_journal(run_id=triggered.id)
     )
-    replayed = calls.create_token(context, timeout="1h")
-    assert replayed["id"] == first.id
-    assert replayed["url"] == callback_url(first)
-    assert public_access.verify(replayed["public_access_token"]) == (
+    with run_context.activate(context):
+        replayed = wait.create_token(timeout="1h")
+    assert replayed.id == first.id
+    assert replayed.is_cached is False
+    assert replayed.url == callback_url(first)
+    assert public_access.verify(replayed.public_access_token) == (
         environment,
         [public_access.complete_scope(first.id)],
     )
+    assert replayed == replayed and "url=" in repr(replayed)  # a dataclass still, derived lazily
     assert Waitpoint.objects.count() == 1
 
 

@@ -197,6 +197,14 @@ WITH done AS (
         updated_at = %(now)s, lease_expires_at = NULL
     WHERE id = %(id)s AND status = 'EXECUTING' AND lease_expires_at = %(fence)s
     RETURNING id, environment_id
+), journaled AS (
+    INSERT INTO {RunJournalEntry._meta.db_table}
+        (run_id, sequence, kind, name, result, waitpoint_id, created_at)
+    SELECT done.id, entry.sequence, entry.kind, entry.name, entry.result, entry.waitpoint_id,
+        entry.created_at
+    FROM done, jsonb_to_recordset(%(journal)s::jsonb) AS entry(
+        sequence integer, kind text, name text, result jsonb, waitpoint_id text,
+        created_at timestamptz)
 ), webhooks AS (
     {_RUN_COMPLETED_WEBHOOKS}
 )
@@ -204,15 +212,19 @@ SELECT (SELECT count(*) FROM done), ARRAY(SELECT id FROM webhooks)
 """
 
 
-def complete(*, run_id: str, fence: datetime, output: Any, now: datetime) -> tuple[bool, list[str]]:
-    """EXECUTING → COMPLETED under the fence, with the run's webhook deliveries: (whether it
-    was completed, the deliveries' ids). Portable twin: the fenced ORM update and
+def complete(
+    *, run_id: str, fence: datetime, output: Any, now: datetime, journal: list[dict[str, Any]]
+) -> tuple[bool, list[str]]:
+    """EXECUTING → COMPLETED under the fence, with the run's webhook deliveries and its deferred
+    journal entries (`services.execution.record_later`): (whether it was completed, the
+    deliveries' ids). Portable twin: the fenced ORM update, the journal rows and
     `webhooks.events.record` in `services.execution.run_complete`."""
     params = {
         "id": run_id,
         "fence": fence,
         "now": now,
         "output": Run._meta.get_field("output").get_db_prep_save(output, connection),
+        "journal": json.dumps(journal, default=str),
         **webhooks_sql.event_params(WebhookEvent.RUN_COMPLETED),
     }
     with connection.cursor() as cursor:

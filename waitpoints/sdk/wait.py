@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,6 +49,26 @@ def token_from_waitpoint(waitpoint: Waitpoint) -> Token:
         resolution=waitpoint.resolution,
         display=waitpoint.display,
     )
+
+
+class JournaledToken(CreatedToken):
+    """A token created inside a run, as the run and each of its replays get it: the callback URL
+    and a fresh public access token are derived from the id on first read. A replay seldom reads
+    them, and deriving both (a URL reverse, an HMAC and a JWT) was ~0.4 ms of every resumed run's
+    way to the line after `for_token` (docs/benchmarks.md, P2)."""
+
+    def __init__(self, waitpoint: Waitpoint, *, is_cached: bool) -> None:
+        object.__setattr__(self, "id", waitpoint.id)
+        object.__setattr__(self, "is_cached", is_cached)
+        object.__setattr__(self, "_waitpoint", waitpoint)
+
+    @functools.cached_property
+    def url(self) -> str:  # type: ignore[override]
+        return callback_url(self._waitpoint)
+
+    @functools.cached_property
+    def public_access_token(self) -> str:  # type: ignore[override]
+        return public_access.issue(self._waitpoint)
 
 
 def token_id_of(token: str | CreatedToken | Token) -> str:
@@ -97,7 +118,7 @@ class Wait:
         run_context = current_run()
         if run_context is not None:
             # Journaled: a replay returns this same token instead of creating another.
-            recorded = calls.create_token(
+            waitpoint, is_cached = calls.create_token(
                 run_context,
                 timeout=timeout,
                 idempotency_key=idempotency_key,
@@ -108,7 +129,7 @@ class Wait:
                 **decision_fields,
                 display=display,
             )
-            return CreatedToken(**recorded)
+            return JournaledToken(waitpoint, is_cached=is_cached)
         created = token_create(
             environment=resolve_environment(environment),
             timeout=timeout,

@@ -16,8 +16,6 @@ from waitpoints.runs.runtime.context import RunContext, Suspend, check_can_suspe
 from waitpoints.runs.runtime.outputs import WaitResult, result_from_record, waitpoint_result
 from waitpoints.runs.services import durable_calls, execution
 from waitpoints.runs.services.trigger import TriggeredRun
-from waitpoints.tokens import public_access
-from waitpoints.tokens.callbacks import callback_url
 
 
 def _json_copy(value: Any, *, field_name: str) -> Any:
@@ -26,11 +24,12 @@ def _json_copy(value: Any, *, field_name: str) -> Any:
     return json.loads(json.dumps(value))
 
 
-def create_token(run_context: RunContext, /, **token_fields: Any) -> dict[str, Any]:
-    """Create a token once per run position; replays return the journaled token.
+def create_token(run_context: RunContext, /, **token_fields: Any) -> tuple[Waitpoint, bool]:
+    """Create a token once per run position; replays return the journaled token: the waitpoint
+    (its id and the run's environment, no query) and whether it was an idempotent replay.
 
-    Only the id is journaled; the callback URL and a fresh public access token are derived from
-    it (no query: the run's environment is at hand), which keeps a waiting run's rows small.
+    Only the id is journaled; the SDK derives the callback URL and a fresh public access token
+    from it, which keeps a waiting run's rows small.
     """
     sequence, entry = run_context.next_call("create_token")
     if entry is None:
@@ -40,17 +39,8 @@ def create_token(run_context: RunContext, /, **token_fields: Any) -> dict[str, A
             result_of=lambda created: {"id": created.waitpoint.id, "is_cached": created.is_cached},
             **token_fields,
         )
-    return _created_token_fields(run_context, entry.result)
-
-
-def _created_token_fields(run_context: RunContext, recorded: dict[str, Any]) -> dict[str, Any]:
-    waitpoint = Waitpoint(id=recorded["id"], environment=run_context.environment)
-    return {
-        "id": recorded["id"],
-        "url": callback_url(waitpoint),
-        "is_cached": recorded["is_cached"],
-        "public_access_token": public_access.issue(waitpoint),
-    }
+    waitpoint = Waitpoint(id=entry.result["id"], environment=run_context.environment)
+    return waitpoint, entry.result["is_cached"]
 
 
 def for_token(context: RunContext, token_id: str, *, output_type: Any = None) -> WaitResult:

@@ -13,7 +13,13 @@ from django.utils import timezone
 
 from waitpoints.errors import NotFound
 from waitpoints.models import Environment, Run, RunBlock, RunJournalEntry, RunStatus, Waitpoint
-from waitpoints.runs.services.execution import Execution, RunLeaseLost, record
+from waitpoints.runs.services.execution import (
+    Execution,
+    RunLeaseLost,
+    record,
+    record_later,
+    write_deferred,
+)
 from waitpoints.runs.services.trigger import run_trigger
 from waitpoints.tokens.services.create import sleep_create, token_create
 
@@ -119,6 +125,7 @@ def run_block_on(
             return waitpoint
         for hook in BLOCK_HOOKS:
             hook(execution.run_id, waitpoint_id)
+        write_deferred(execution)  # the next wake-up replays past them
         RunBlock.objects.get_or_create(
             run_id=execution.run_id, waitpoint_id=waitpoint_id, defaults={"created_at": now}
         )
@@ -136,7 +143,7 @@ def _record_finished(
     execution: Execution, waitpoint: Waitpoint, journal: Journaled | None, now: datetime
 ) -> None:
     if journal is not None:
-        record(
+        record_later(
             execution,
             sequence=journal.sequence,
             kind=journal.kind,
@@ -144,5 +151,4 @@ def _record_finished(
             result=journal.result_of(waitpoint),
             waitpoint_id=waitpoint.id,
             now=now,
-            wait_for_flush=False,  # re-derivable: a finished waitpoint never changes
         )

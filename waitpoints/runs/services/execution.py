@@ -39,6 +39,9 @@ class Execution:
     # The finished waitpoint whose completion woke this run, read by the claim (PostgreSQL):
     # resuming past `for_token` then needs no query. It never changes once finished.
     woken_by: Waitpoint | None = None
+    # Journal entries of re-derivable results, written with this execution's next journal write
+    # (`record_later`).
+    deferred: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def run_id(self) -> str:
@@ -53,7 +56,7 @@ def run_claim(*, run_id: str) -> Execution | None:
     now = timezone.now()
     lease = now + run_lease()
     if database.postgresql():
-        claimed = sql.claim(run_id, now=now, lease=lease)
+        claimed = database.without_health_check(lambda: sql.claim(run_id, now=now, lease=lease))
         if claimed is None:
             return None
         _observe_wakeup(claimed.woken_by, claimed.journal, now)
@@ -171,8 +174,9 @@ def record(
     now: datetime,
     wait_for_flush: bool = True,
 ) -> RunJournalEntry:
-    """Fence check, lease renewal and journal insert together (on PostgreSQL one statement, the
-    resume path's only write); RunLeaseLost when this execution no longer owns the run."""
+    """Fence check, lease renewal and journal insert together (on PostgreSQL one statement);
+    RunLeaseLost when this execution no longer owns the run. Deferred entries go first."""
+    write_deferred(execution)
     name = name[:200]
     if not database.postgresql():
         with transaction.atomic():
@@ -218,6 +222,40 @@ def record(
     )
 
 
+def record_later(
+    execution: Execution,
+    *,
+    sequence: int,
+    kind: str,
+    name: str,
+    result: Any,
+    waitpoint_id: str | None,
+    now: datetime,
+) -> None:
+    """Journal a result that a replay can derive again, with this execution's next journal write,
+    its suspension, its retry or its completion, instead of in a round trip of its own now. A
+    finished waitpoint's result is one: it never changes. So `wait.for_token` resumes with no write
+    on its way to the next line (docs/benchmarks.md, P2); an execution that crashes first leaves
+    its replay to read the waitpoint again."""
+    execution.deferred.append(
+        {
+            "sequence": sequence,
+            "kind": kind,
+            "name": name,
+            "result": result,
+            "waitpoint_id": waitpoint_id,
+            "now": now,
+        }
+    )
+
+
+def write_deferred(execution: Execution) -> None:
+    """Write the entries `record_later` kept (under the fence, without waiting for the WAL flush:
+    a lost one is derived again)."""
+    while execution.deferred:
+        record(execution, **execution.deferred.pop(0), wait_for_flush=False)
+
+
 def run_journal_record(
     *, execution: Execution, sequence: int, kind: str, name: str, result: Any
 ) -> RunJournalEntry:
@@ -228,12 +266,21 @@ def run_journal_record(
 
 
 def run_complete(*, execution: Execution, output: Any) -> bool:
-    """EXECUTING → COMPLETED with the output (and its `run.completed` webhook event); False if
-    this execution had lost the run."""
+    """EXECUTING → COMPLETED with the output (and its `run.completed` webhook event and deferred
+    journal entries, in the same statement); False if this execution had lost the run."""
     now = timezone.now()
+    deferred = [
+        {**entry, "name": entry["name"][:200], "created_at": entry.pop("now").isoformat()}
+        for entry in execution.deferred
+    ]
+    execution.deferred.clear()
     if database.postgresql():
         completed, deliveries = sql.complete(
-            run_id=execution.run_id, fence=execution.lease_expires_at, output=output, now=now
+            run_id=execution.run_id,
+            fence=execution.lease_expires_at,
+            output=output,
+            now=now,
+            journal=deferred,
         )
         webhook_events.send_on_commit(deliveries)
         return completed
@@ -253,6 +300,9 @@ def run_complete(*, execution: Execution, output: Any) -> bool:
             )
         )
         if completed:
+            RunJournalEntry.objects.bulk_create(
+                RunJournalEntry(run_id=execution.run_id, **entry) for entry in deferred
+            )
             webhook_events.record(
                 event=WebhookEvent.RUN_COMPLETED,
                 subjects=[(execution.run.environment_id, execution.run_id)],
@@ -269,12 +319,17 @@ def run_fail_attempt(
     Returns the new status, or None if this execution had lost the run.
     """
     now = timezone.now()
-    fence = Run.objects.filter(
-        id=execution.run_id,
-        status=RunStatus.EXECUTING,
-        lease_expires_at=execution.lease_expires_at,
-    )
     with transaction.atomic():
+        if retry_delay is not None:
+            try:  # the retry replays: let it find what this attempt resumed past
+                write_deferred(execution)
+            except RunLeaseLost:
+                return None
+        fence = Run.objects.filter(
+            id=execution.run_id,
+            status=RunStatus.EXECUTING,
+            lease_expires_at=execution.lease_expires_at,
+        )
         if retry_delay is None:
             updated = fence.update(
                 status=RunStatus.FAILED,
