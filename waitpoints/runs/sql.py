@@ -224,7 +224,9 @@ def complete(
         "fence": fence,
         "now": now,
         "output": Run._meta.get_field("output").get_db_prep_save(output, connection),
-        "journal": json.dumps(journal, default=str),
+        "journal": json.dumps(
+            [{**entry, "created_at": entry["created_at"].isoformat()} for entry in journal]
+        ),
         **webhooks_sql.event_params(WebhookEvent.RUN_COMPLETED),
     }
     with connection.cursor() as cursor:

@@ -270,7 +270,14 @@ def run_complete(*, execution: Execution, output: Any) -> bool:
     journal entries, in the same statement); False if this execution had lost the run."""
     now = timezone.now()
     deferred = [
-        {**entry, "name": entry["name"][:200], "created_at": entry.pop("now").isoformat()}
+        {
+            "sequence": entry["sequence"],
+            "kind": entry["kind"],
+            "name": entry["name"][:200],
+            "result": entry["result"],
+            "waitpoint_id": entry["waitpoint_id"],
+            "created_at": entry["now"],
+        }
         for entry in execution.deferred
     ]
     execution.deferred.clear()
