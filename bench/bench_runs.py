@@ -6,7 +6,7 @@
 
 1. Wake-up latency: a run waits on a token; we take the time, complete the token, and the run
    records `time.time()` on the line right after `wait.for_token`. Sequential, one run at a time,
-   a real `celery worker` process and Redis broker.
+   a real `celery worker` process and a Redis broker (`make bench`) or RabbitMQ (`amqp://...`).
 2. Many waiting runs: trigger N runs that each create a token and wait on it, let the worker
    drain them, then count worker slots in use (Celery's `inspect active`) and the database bytes
    the waiting runs take (run row, journal, block, and their token).
@@ -111,7 +111,10 @@ def truncate() -> None:
             "TRUNCATE waitpoints_runjournalentry, waitpoints_runblock, waitpoints_run, "
             "waitpoints_auditevent, waitpoints_waitpointtag, waitpoints_waitpoint CASCADE"
         )
-    app.connection_for_write().default_channel.client.flushdb()
+    if app.conf.broker_url.startswith("redis://"):
+        app.connection_for_write().default_channel.client.flushdb()
+    else:
+        app.control.purge()
 
 
 def latency(environment, runs: int, pool: str, dbos=None) -> dict[str, float]:
@@ -241,8 +244,12 @@ def main() -> None:
         "--with-dbos", action="store_true", help="a DBOS wake-up after each of ours (P2's pairs)"
     )
     args = parser.parse_args()
-    if connection.vendor != "postgresql" or not app.conf.broker_url.startswith("redis://"):
-        raise SystemExit("Run against PostgreSQL and Redis (set DATABASE_URL, CELERY_BROKER_URL)")
+    if connection.vendor != "postgresql" or not app.conf.broker_url.startswith(
+        ("redis://", "amqp://")
+    ):
+        raise SystemExit(
+            "Run against PostgreSQL and Redis or RabbitMQ (set DATABASE_URL, CELERY_BROKER_URL)"
+        )
     call_command("migrate", verbosity=0)
     environment = environment_get_or_create(slug="bench")
     truncate()
