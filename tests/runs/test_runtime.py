@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -501,6 +502,8 @@ def test_token_created_in_a_run_has_a_working_url_and_public_token_on_every_repl
         [public_access.complete_scope(first.id)],
     )
     assert replayed == replayed and "url=" in repr(replayed)  # a dataclass still, derived lazily
+    renamed = dataclasses.replace(replayed, id="other")
+    assert (renamed.id, renamed.url, renamed.is_cached) == ("other", replayed.url, False)
     assert Waitpoint.objects.count() == 1
 
 

@@ -57,7 +57,12 @@ class JournaledToken(CreatedToken):
     them, and deriving both (a URL reverse, an HMAC and a JWT) was ~0.4 ms of every resumed run's
     way to the line after `for_token` (docs/benchmarks.md, P2)."""
 
-    def __init__(self, waitpoint: Waitpoint, *, is_cached: bool) -> None:
+    def __init__(
+        self, waitpoint: Waitpoint | None = None, *, is_cached: bool, **fields: Any
+    ) -> None:
+        if waitpoint is None:  # dataclasses.replace() passes every field
+            CreatedToken.__init__(self, is_cached=is_cached, **fields)
+            return
         object.__setattr__(self, "id", waitpoint.id)
         object.__setattr__(self, "is_cached", is_cached)
         object.__setattr__(self, "_waitpoint", waitpoint)
