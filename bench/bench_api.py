@@ -42,11 +42,11 @@ end
 SEED_TOKENS_SQL = """
 INSERT INTO waitpoints_waitpoint
   (id, environment_id, kind, status, output_is_error, timeout_at, completed_via, completed_by,
-   idempotency_key_active, title, created_at)
+   idempotency_key_active, title, created_at, reminders_sent)
 SELECT 'waitpoint_seed' || lpad(n::text, 12, '0'), %(env)s, 'MANUAL',
        (ARRAY['WAITING', 'COMPLETED', 'TIMED_OUT'])[1 + n %% 3], false,
        now() + interval '1 day', '', '', true, '',
-       now() - (n || ' seconds')::interval
+       now() - (n || ' seconds')::interval, 0
 FROM generate_series(1, %(count)s) AS n;
 INSERT INTO waitpoints_waitpointtag (waitpoint_id, environment_id, name, position)
 SELECT 'waitpoint_seed' || lpad(n::text, 12, '0'), %(env)s, 'tag' || (n %% 20), 0

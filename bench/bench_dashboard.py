@@ -124,7 +124,7 @@ WITH made AS (
     INSERT INTO {waitpoints} (id, environment_id, kind, status, output, output_is_error,
         timeout_at, completed_at, completed_via, completed_by, idempotency_key,
         idempotency_key_hash, idempotency_key_expires_at, idempotency_key_active, title,
-        context, display, created_at)
+        context, display, created_at, reminders_sent)
     SELECT 'waitpoint_' || substr(md5(g::text), 1, 27), (%(envs)s::int[])[1 + g %% 3], 'MANUAL',
         CASE WHEN g %% 20 < 10 THEN 'WAITING' WHEN g %% 20 < 17 THEN 'COMPLETED'
              ELSE 'TIMED_OUT' END,
@@ -147,7 +147,7 @@ WITH made AS (
             'amount', (g %% 50000) / 100.0,
             'url', 'https://shop.example.com/orders/' || g),
         '{{"amount": "money:EUR"}}'::jsonb,
-        now() - g * interval '7 seconds'
+        now() - g * interval '7 seconds', 0
     FROM generate_series(%(first)s, %(last)s) AS g
     RETURNING id, environment_id
 )

@@ -46,7 +46,7 @@ def main() -> None:
         cursor.execute(
             f"""INSERT INTO {wp} (id, environment_id, kind, status, output_is_error, timeout_at,
                  completed_at, completed_via, completed_by, idempotency_key_active, title,
-                 created_at)
+                 created_at, reminders_sent)
             SELECT 'waitpoint_bench' || i, %s + (i %% 2), 'MANUAL',
                    CASE WHEN i %% 10 = 0 THEN 'WAITING' ELSE 'COMPLETED' END, false,
                    CASE WHEN i %% 10 = 0 THEN now() + interval '1 day'
@@ -54,7 +54,7 @@ def main() -> None:
                         ELSE now() - interval '39 days' END,
                    CASE WHEN i %% 10 = 0 THEN NULL ELSE now() - interval '40 days' END,
                    CASE WHEN i %% 10 = 0 THEN '' ELSE 'api' END, '', true, '',
-                   now() - interval '41 days' + i * interval '1 millisecond'
+                   now() - interval '41 days' + i * interval '1 millisecond', 0
             FROM generate_series(1, %s) AS i""",
             [environments[0].id, args.tokens],
         )

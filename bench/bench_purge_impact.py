@@ -25,10 +25,10 @@ from bench.common import ROOT, bench_database, gunicorn, manage, recreate_databa
 SEED_FINISHED_SQL = """
 INSERT INTO waitpoints_waitpoint
   (id, environment_id, kind, status, output_is_error, timeout_at, completed_at, completed_via,
-   completed_by, idempotency_key_active, title, created_at)
+   completed_by, idempotency_key_active, title, created_at, reminders_sent)
 SELECT 'waitpoint_old' || lpad(n::text, 12, '0'), %(env)s, 'MANUAL', 'COMPLETED', false,
        now() - interval '39 days', now() - interval '40 days', 'api', '', true, '',
-       now() - interval '41 days' + n * interval '1 millisecond'
+       now() - interval '41 days' + n * interval '1 millisecond', 0
 FROM generate_series(1, %(count)s) AS n;
 INSERT INTO waitpoints_waitpointtag (waitpoint_id, environment_id, name, position)
 SELECT 'waitpoint_old' || lpad(n::text, 12, '0'), %(env)s, 'tag' || (n %% 20 + t), t

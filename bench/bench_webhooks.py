@@ -62,9 +62,9 @@ WORKER_LOG = ROOT / "var" / "bench-webhooks-worker.log"
 SEED_WAITING_SQL = """
 INSERT INTO waitpoints_waitpoint
   (id, environment_id, kind, status, output_is_error, timeout_at, completed_via, completed_by,
-   idempotency_key_active, title, created_at)
+   idempotency_key_active, title, created_at, reminders_sent)
 SELECT 'waitpoint_' || %(prefix)s || lpad(n::text, 9, '0'), %(env)s, 'MANUAL', 'WAITING', false,
-       now() + interval '1 day', '', '', true, '', now()
+       now() + interval '1 day', '', '', true, '', now(), 0
 FROM generate_series(1, %(count)s) AS n
 RETURNING id
 """
