@@ -148,7 +148,7 @@ WITH made AS (
             'url', 'https://shop.example.com/orders/' || g),
         '{{"amount": "money:EUR"}}'::jsonb,
         now() - g * interval '7 seconds', 0
-    FROM generate_series(%(first)s, %(last)s) AS g
+    FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g
     RETURNING id, environment_id
 )
 INSERT INTO {tags} (waitpoint_id, environment_id, name, position)
