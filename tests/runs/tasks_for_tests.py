@@ -230,3 +230,10 @@ def deferred_journal(payload):
     elif payload["mode"] == "fail" and len(lines(payload["log"])) == 1:
         raise ValueError("first attempt fails after the wait")
     return result.output
+
+
+@task(id="test-two-finished-then-step")
+def two_finished_then_step(payload):
+    outputs = [wait.for_token(token).output for token in payload["tokens"]]
+    wait.step("after", lambda: "stepped")
+    return outputs

@@ -91,3 +91,22 @@ def test_an_execution_lost_before_any_write_replays_the_same_result(environment,
     assert run_execute(run_id=triggered.id) == "COMPLETED"
     assert Run.objects.get(id=triggered.id).output == first.output == {"answer": 42}
     assert _journal(triggered.id) == [(1, "for_token", token.id)]
+
+
+def test_several_deferred_entries_are_written_in_their_order(environment):
+    tokens = [wait.create_token(timeout="1h", environment=environment) for _ in range(3)]
+    for number, token in enumerate(tokens):
+        wait.complete_token(token, number, environment=environment)
+    triggered = tasks.trigger(
+        "test-two-finished-then-step",
+        {"tokens": [token.id for token in tokens]},
+        environment=environment,
+    )
+    assert run_execute(run_id=triggered.id) == "COMPLETED"
+    assert _journal(triggered.id) == [
+        (1, "for_token", tokens[0].id),
+        (2, "for_token", tokens[1].id),
+        (3, "for_token", tokens[2].id),
+        (4, "step", "after"),
+    ]
+    assert Run.objects.get(id=triggered.id).output == [0, 1, 2]

@@ -31,7 +31,7 @@ def without_health_check(statement: Callable[[], T]) -> T:
     try:
         return statement()
     except (InterfaceError, OperationalError):
-        if connection.in_atomic_block or connection.is_usable():
+        if connection.is_usable():
             raise
         connection.close()
         return statement()

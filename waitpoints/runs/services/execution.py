@@ -252,8 +252,9 @@ def record_later(
 def write_deferred(execution: Execution) -> None:
     """Write the entries `record_later` kept (under the fence, without waiting for the WAL flush:
     a lost one is derived again)."""
-    while execution.deferred:
-        record(execution, **execution.deferred.pop(0), wait_for_flush=False)
+    entries, execution.deferred = execution.deferred, []
+    for entry in entries:  # in the order they were kept
+        record(execution, **entry, wait_for_flush=False)
 
 
 def run_journal_record(
