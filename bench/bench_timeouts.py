@@ -29,9 +29,9 @@ from bench.common import BROKER_URL, ROOT, manage, percentile, recreate_database
 SEED_SQL = """
 INSERT INTO waitpoints_waitpoint
   (id, environment_id, kind, status, output_is_error, timeout_at, completed_via, completed_by,
-   idempotency_key_active, title, created_at)
+   idempotency_key_active, title, created_at, reminders_sent)
 SELECT %(prefix)s || lpad(n::text, 12, '0'), %(env)s, 'MANUAL', {status}, false,
-       {timeout_at}, '', '', true, '', {created_at}
+       {timeout_at}, '', '', true, '', {created_at}, 0
 FROM generate_series(1, %(count)s) AS n
 """
 SEED_TAGS_SQL = """
