@@ -3,10 +3,11 @@
 The wake sets `resumed_at` on every block of a finished waitpoint. With a partial index on
 `resumed_at IS NULL` (run_block_pending_idx) that column was indexed, so every resume wrote a new
 entry into each of the table's three other indexes, and with full pages (fillfactor 100) the new
-row version went to another page anyway: the block UPDATE was a third of a mass expiry's wake
-(docs/benchmarks.md, P4). The wake now probes the full `waitpoint_id` index (one or two blocks per
-waitpoint) and the table keeps half of each page free for the resumed versions of its rows, which
-a mass expiry rewrites together. The cost: a block's heap row takes about twice the space.
+row version went to another page anyway: the block UPDATE was half of a mass expiry's wake
+statement (docs/benchmarks.md, P4). The wake now probes the full `waitpoint_id` index (one or two
+blocks per waitpoint) and the table keeps half of each page free for the resumed versions of its
+rows, which a mass expiry rewrites together. The cost: a block's heap row takes about twice the
+space.
 """
 
 from django.db import migrations, models
