@@ -104,13 +104,10 @@ class RunBlock(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "waitpoint"], name="run_block_unique"),
         ]
-        indexes = [
-            models.Index(
-                fields=["waitpoint"],
-                name="run_block_pending_idx",
-                condition=Q(resumed_at__isnull=True),
-            )
-        ]
+        # No index may cover `resumed_at` (not even in a partial index's condition), and on
+        # PostgreSQL the table has fillfactor 50 (migration 0009): resuming a block is then a HOT
+        # update, no index entries (docs/benchmarks.md, P4). The wake finds blocks through the
+        # `waitpoint` index.
 
     def __str__(self) -> str:
         return f"{self.run_id} ⟂ {self.waitpoint_id}"

@@ -10,8 +10,10 @@ from waitpoints.models import Run, RunBlock, RunStatus, Waitpoint, WaitpointStat
 
 # One round trip on the completion's path: mark the blocks resumed, queue their runs. The ids
 # come through ARRAY(SELECT unnest(...)): given the array itself, the planner saw 5,000 of a sweep
-# batch's ids and scanned the whole block table (~30 ms a batch); now it probes the index of
-# pending blocks (docs/benchmarks.md, P4).
+# batch's ids and scanned the whole block table (~30 ms a batch); now it probes the block's
+# `waitpoint` index. Setting `resumed_at` is a HOT update (no index covers the column, the table
+# keeps free space: migration 0009): ~30 % off the wake of a mass expiry
+# (docs/benchmarks.md, P4).
 _WAKE_SQL = f"""
 WITH woken AS (
     UPDATE {RunBlock._meta.db_table} SET resumed_at = %s
