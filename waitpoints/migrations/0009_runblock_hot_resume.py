@@ -10,9 +10,25 @@ rows, which a mass expiry rewrites together. The cost: a block's heap row takes 
 space.
 """
 
-from django.db import migrations, models
+from django.db import migrations
 
 FILLFACTOR = 50
+PENDING_INDEX = "run_block_pending_idx"
+
+
+def drop_pending_index(apps, schema_editor):
+    # CONCURRENTLY on PostgreSQL: a plain DROP INDEX waits for an exclusive lock on the block
+    # table, and every wait and wake-up queues behind it meanwhile.
+    concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
+    schema_editor.execute(f"DROP INDEX {concurrently}IF EXISTS {PENDING_INDEX}")
+
+
+def create_pending_index(apps, schema_editor):
+    concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
+    schema_editor.execute(
+        f"CREATE INDEX {concurrently}IF NOT EXISTS {PENDING_INDEX} "
+        "ON waitpoints_runblock (waitpoint_id) WHERE resumed_at IS NULL"
+    )
 
 
 def set_fillfactor(apps, schema_editor):
@@ -28,11 +44,20 @@ def reset_fillfactor(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+    atomic = False  # DROP INDEX CONCURRENTLY cannot run in a transaction
+
     dependencies = [
         ("waitpoints", "0008_approval_policy"),
     ]
 
     operations = [
-        migrations.RemoveIndex(model_name="runblock", name="run_block_pending_idx"),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.RemoveIndex(model_name="runblock", name=PENDING_INDEX),
+            ],
+            database_operations=[
+                migrations.RunPython(drop_pending_index, create_pending_index),
+            ],
+        ),
         migrations.RunPython(set_fillfactor, reset_fillfactor),
     ]
