@@ -39,8 +39,8 @@ class Execution:
     # The finished waitpoint whose completion woke this run, read by the claim (PostgreSQL):
     # resuming past `for_token` then needs no query. It never changes once finished.
     woken_by: Waitpoint | None = None
-    # Journal entries of re-derivable results, written with this execution's next journal write
-    # (`record_later`).
+    # Journal rows of re-derivable results (RunJournalEntry's fields), written with this
+    # execution's next write (`record_later`).
     deferred: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -241,10 +241,10 @@ def record_later(
         {
             "sequence": sequence,
             "kind": kind,
-            "name": name,
+            "name": name[:200],
             "result": result,
             "waitpoint_id": waitpoint_id,
-            "now": now,
+            "created_at": now,
         }
     )
 
@@ -254,7 +254,8 @@ def write_deferred(execution: Execution) -> None:
     a lost one is derived again)."""
     entries, execution.deferred = execution.deferred, []
     for entry in entries:  # in the order they were kept
-        record(execution, **entry, wait_for_flush=False)
+        fields = {key: value for key, value in entry.items() if key != "created_at"}
+        record(execution, **fields, now=entry["created_at"], wait_for_flush=False)
 
 
 def run_journal_record(
@@ -270,18 +271,7 @@ def run_complete(*, execution: Execution, output: Any) -> bool:
     """EXECUTING → COMPLETED with the output (and its `run.completed` webhook event and deferred
     journal entries, in the same statement); False if this execution had lost the run."""
     now = timezone.now()
-    deferred = [
-        {
-            "sequence": entry["sequence"],
-            "kind": entry["kind"],
-            "name": entry["name"][:200],
-            "result": entry["result"],
-            "waitpoint_id": entry["waitpoint_id"],
-            "created_at": entry["now"],
-        }
-        for entry in execution.deferred
-    ]
-    execution.deferred.clear()
+    deferred, execution.deferred = execution.deferred, []
     if database.postgresql():
         completed, deliveries = sql.complete(
             run_id=execution.run_id,
